@@ -1,0 +1,1 @@
+"""FlexLedger gridoracle package."""

@@ -1,0 +1,1 @@
+"""FlexLedger testnet package."""
