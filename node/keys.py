@@ -1,0 +1,83 @@
+"""ed25519 keys (pynacl), signatures and addresses.
+
+An address is ``"0x"`` plus the hex of the first 20 bytes of SHA-256 of the 32-byte public
+key. Contract addresses are derived the same way from a deterministic seed (see
+``contract_address`` and ``genesis_contract_address``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+from node.encoding import sha256
+
+ADDRESS_RE = re.compile(r"^0x[0-9a-f]{40}$")
+
+
+def address_from_bytes(raw20: bytes) -> str:
+    return "0x" + raw20.hex()
+
+
+def address_bytes(address: str) -> bytes:
+    """The 20 raw bytes of an address string; ValueError if it is not one."""
+    if not is_address(address):
+        raise ValueError(f"not an address: {address!r} (expected 0x and 40 lowercase hex digits)")
+    return bytes.fromhex(address[2:])
+
+
+def is_address(value: object) -> bool:
+    return isinstance(value, str) and ADDRESS_RE.match(value) is not None
+
+
+def address_of(public_key: bytes) -> str:
+    return address_from_bytes(sha256(public_key)[:20])
+
+
+def contract_address(deployer: str, nonce: int) -> str:
+    """Address of a contract deployed by ``deployer`` in its transaction with ``nonce``."""
+    return address_from_bytes(sha256(b"contract" + address_bytes(deployer) + nonce.to_bytes(8, "big"))[:20])
+
+
+def genesis_contract_address(name: str) -> str:
+    """Well-known address of a contract deployed at genesis under ``name``."""
+    return address_from_bytes(sha256(b"genesis:" + name.encode())[:20])
+
+
+def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """True if ``signature`` is a valid ed25519 signature of ``message`` by ``public_key``."""
+    if len(public_key) != 32 or len(signature) != 64:
+        return False
+    try:
+        VerifyKey(public_key).verify(message, signature)
+        return True
+    except (BadSignatureError, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A private key with its public key and address."""
+
+    seed: bytes
+
+    @classmethod
+    def generate(cls) -> "KeyPair":
+        return cls(bytes(SigningKey.generate()))
+
+    @property
+    def _signing_key(self) -> SigningKey:
+        return SigningKey(self.seed)
+
+    @property
+    def public_key(self) -> bytes:
+        return bytes(self._signing_key.verify_key)
+
+    @property
+    def address(self) -> str:
+        return address_of(self.public_key)
+
+    def sign(self, message: bytes) -> bytes:
+        return self._signing_key.sign(message).signature
