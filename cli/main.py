@@ -1,0 +1,45 @@
+"""The `flexledger` command: wallet, chain inspection, contracts and nodes."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cli import chain_cmd, keys_cmd, node_cmd, wallet_cmd
+from cli.common import CliError, Context
+from node.client import ClientError
+from node.config import ConfigError
+from node.genesis import GenesisError
+from node.keystore import KeystoreError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flexledger", description="FlexLedger: a permissioned blockchain for "
+                                     "local energy and flexibility markets.")
+    parser.add_argument("--home", help="wallet directory (default: $FLEXLEDGER_HOME or ~/.flexledger)")
+    parser.add_argument("--node", help="node API URL (default: $FLEXLEDGER_NODE or http://127.0.0.1:26657)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (keys_cmd, wallet_cmd, chain_cmd, node_cmd):
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(Context.from_args(args), args)
+    except CliError as exc:
+        print(f"error{f' [{exc.code}]' if exc.code else ''}: {exc}", file=sys.stderr)
+        return 1
+    except ClientError as exc:
+        print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+        return 1
+    except (KeystoreError, ConfigError, GenesisError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""`flexledger node init|start`: set up and run a node."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+from cli.common import CliError, Context, parse_amount
+from consensus.types import Validator, ValidatorSet
+from node.config import DEFAULT_API_PORT, NodeConfig, NodeHome
+from node.genesis import Genesis
+from node.keys import KeyPair
+from node.keystore import read_password
+from node.params import ChainParams
+
+ISSUER_KEY = "issuer"
+
+
+def register(sub) -> None:
+    node = sub.add_parser("node", help="set up and run a node").add_subparsers(dest="action", required=True)
+    init = node.add_parser("init", help="create a node home: key, genesis, config")
+    init.add_argument("--node-home", type=Path, help="node directory (default: <home>/node)")
+    init.add_argument("--dev", action="store_true", help="single-authority dev chain; creates the wallet key "
+                                                         f"'{ISSUER_KEY}' as token issuer if missing")
+    init.add_argument("--chain-id", default="flexledger-dev")
+    init.add_argument("--port", type=int, default=DEFAULT_API_PORT, help="API port on 127.0.0.1")
+    init.add_argument("--block-interval", type=float, default=1.0, help="seconds between blocks")
+    init.add_argument("--issuer-supply", default="1000000", help="tokens minted to the issuer at genesis")
+    init.set_defaults(run=init_node)
+    start = node.add_parser("start", help="run the node until Ctrl-C")
+    start.add_argument("--node-home", type=Path, help="node directory (default: <home>/node)")
+    start.add_argument("--dev", action="store_true", help="produce blocks as the single authority")
+    start.add_argument("--block-interval", type=float, help="seconds between blocks (overrides config)")
+    start.add_argument("--port", type=int, help="API port (overrides config)")
+    start.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    start.set_defaults(run=start_node)
+
+
+def _home(ctx: Context, args) -> NodeHome:
+    return NodeHome(args.node_home or ctx.home / "node")
+
+
+def init_node(ctx: Context, args) -> None:
+    home = _home(ctx, args)
+    if home.exists():
+        raise CliError(f"{home.path} already holds a node; remove it or choose another --node-home")
+    if not args.dev:
+        raise CliError("only --dev (single authority) is available: multi-validator setups come from "
+                       "'flexledger testnet up'")
+    if args.block_interval <= 0:
+        raise CliError("--block-interval must be more than zero")
+    keystore = ctx.keystore
+    if ISSUER_KEY in keystore.names():
+        issuer = keystore.info(ISSUER_KEY)["address"]
+    else:
+        issuer = keystore.create(ISSUER_KEY, read_password(confirm=True)).address
+        print(f"created wallet key '{ISSUER_KEY}' ({issuer}), the token issuer")
+    key = KeyPair.generate()
+    genesis = Genesis(args.chain_id, int(time.time() * 1000),
+                      ValidatorSet((Validator("dso", key.public_key, 10, "dso"),)), ChainParams(),
+                      issuer, {issuer: parse_amount(args.issuer_supply)})
+    home.save_key(key)
+    genesis.save(home.genesis_file)
+    home.save_config(NodeConfig(api_port=args.port, block_interval=args.block_interval, dev=True))
+    print(f"initialized dev node in {home.path}")
+    print(f"validator: {key.address}")
+    print(f"start it with: flexledger node start --dev --node-home {home.path}")
+
+
+def start_node(ctx: Context, args) -> None:
+    from node.runner import serve  # imported here: the node's dependencies load only when needed
+
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    home = _home(ctx, args)
+    if not args.dev:
+        raise CliError("only --dev (single authority) nodes can be started for now")
+    if args.block_interval is not None and args.block_interval <= 0:
+        raise CliError("--block-interval must be more than zero")
+    asyncio.run(serve(home, args.block_interval, args.port))

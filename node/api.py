@@ -1,0 +1,278 @@
+"""The node's HTTP and WebSocket API (aiohttp).
+
+Every error is JSON ``{"code", "message"}`` with a fitting HTTP status. ``/openapi.json``
+describes every route (node/openapi.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from aiohttp import WSMsgType, web
+
+from contracts.errors import VMError
+from market.token import TOKEN_NAME
+from node import statekeys
+from node.encoding import decode, sha256
+from node.errors import ApiError
+from node.jsonvalues import JsonValueError, from_json_value, to_json_value
+from node.keys import genesis_contract_address, is_address
+from node.openapi import OPENAPI
+from node.service import NodeService, Subscriber
+
+log = logging.getLogger("flexledger.api")
+MAX_BODY = 4 * 1024 * 1024
+MAX_COMMIT_WAIT = 120.0
+WAIT_MODES = ("none", "check", "commit")
+
+
+def _json(data, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return _json(exc.to_json(), exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(exc.status, "http_error")
+        return _json({"code": code, "message": exc.reason}, exc.status)
+    except Exception:  # a bug: report it as JSON, log the traceback, keep serving
+        log.exception("internal error on %s %s", request.method, request.path)
+        return _json({"code": "internal_error", "message": "internal error; see the node log"}, 500)
+
+
+def _hash_param(text: str, what: str) -> bytes:
+    try:
+        value = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise ApiError("bad_request", f"{what} must be 32 bytes of hex")
+    return value
+
+
+def _address_param(text: str) -> str:
+    if not is_address(text):
+        raise ApiError("bad_address", f"not an address: {text!r} (expected 0x and 40 lowercase hex digits)")
+    return text
+
+
+async def _body_json(request: web.Request) -> dict:
+    try:
+        doc = json.loads(await request.text())
+    except ValueError:
+        raise ApiError("bad_json", "request body is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise ApiError("bad_json", "request body must be a JSON object")
+    return doc
+
+
+class Api:
+    def __init__(self, service: NodeService, query_gas_limit: int):
+        self.service = service
+        self.chain = service.chain
+        self.query_gas_limit = query_gas_limit
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_BODY)
+        app.add_routes([
+            web.post("/tx", self.submit_tx),
+            web.get("/tx/{hash}", self.get_tx),
+            web.get("/block/{id}", self.get_block),
+            web.get("/account/{address}", self.get_account),
+            web.get("/history/{address}", self.get_history),
+            web.post("/query", self.query),
+            web.get("/proof", self.get_proof),
+            web.get("/status", self.status),
+            web.get("/health", self.health),
+            web.get("/contracts", self.contracts),
+            web.get("/ws", self.websocket),
+            web.get("/openapi.json", self.openapi),
+        ])
+        return app
+
+    async def submit_tx(self, request: web.Request) -> web.Response:
+        wait = request.query.get("wait", "check")
+        if wait not in WAIT_MODES:
+            raise ApiError("bad_request", f"wait must be one of {', '.join(WAIT_MODES)}")
+        if request.content_type == "application/json":
+            doc = await _body_json(request)
+            try:
+                data = bytes.fromhex(doc["tx"])
+            except (KeyError, TypeError, ValueError):
+                raise ApiError("malformed_tx", 'JSON body must be {"tx": "<hex of the signed tx>"}') from None
+        else:
+            data = await request.read()
+        if wait == "none":
+            asyncio.get_running_loop().call_soon(self._check_quietly, data)
+            return _json({"tx_hash": sha256(data).hex(), "status": "received"}, 202)
+        tx = self.service.check_and_add(data)
+        if wait == "check":
+            return _json({"tx_hash": tx.hash.hex(), "status": "pending"})
+        try:
+            timeout = min(float(request.query.get("timeout", 30)), MAX_COMMIT_WAIT)
+        except ValueError:
+            raise ApiError("bad_request", "timeout must be a number of seconds") from None
+        receipt = await self.service.wait_for_commit(tx.hash, timeout)
+        return _json({"tx_hash": tx.hash.hex(), "status": "committed", "receipt": receipt.to_json()})
+
+    def _check_quietly(self, data: bytes) -> None:
+        try:
+            self.service.check_and_add(data)
+        except ApiError as exc:
+            log.info("rejected tx submitted without waiting: %s", exc.message)
+
+    async def get_tx(self, request: web.Request) -> web.Response:
+        tx_hash = _hash_param(request.match_info["hash"], "tx hash")
+        receipt = self.chain.store.receipt(tx_hash)
+        if receipt is None:
+            pending = self.service.mempool.get(tx_hash)
+            if pending is None:
+                raise ApiError("tx_not_found", "no committed or pending transaction with that hash", 404)
+            return _json({"status": "pending", "tx": pending.to_json()})
+        tx = self.chain.store.block(receipt.height).txs[receipt.index]
+        return _json({"status": "committed", "tx": tx.to_json(), "receipt": receipt.to_json()})
+
+    async def get_block(self, request: web.Request) -> web.Response:
+        ident = request.match_info["id"]
+        if ident == "latest":
+            block = self.chain.head
+        elif ident.isdigit():
+            block = self.chain.store.block(int(ident))
+        else:
+            block = self.chain.store.block_by_hash(_hash_param(ident, "block id"))
+        if block is None:
+            raise ApiError("block_not_found", f"no block {ident}", 404)
+        doc = block.to_json(with_txs=request.query.get("txs", "full") == "full")
+        commit = self.chain.store.commit(block.height)
+        doc["commit"] = commit.to_json() if commit else None
+        return _json(doc)
+
+    async def get_account(self, request: web.Request) -> web.Response:
+        address = _address_param(request.match_info["address"])
+        nonce = self.chain.nonce(address)
+        return _json({"address": address, "nonce": nonce, "next_nonce": self.service.next_nonce(address),
+                      "height": self.chain.height})
+
+    async def get_history(self, request: web.Request) -> web.Response:
+        address = _address_param(request.match_info["address"])
+        try:
+            limit = max(1, min(int(request.query.get("limit", 50)), 500))
+        except ValueError:
+            raise ApiError("bad_request", "limit must be an integer") from None
+        items = []
+        for tx_hash in self.chain.store.history(address, limit):
+            receipt = self.chain.store.receipt(tx_hash)
+            tx = self.chain.store.block(receipt.height).txs[receipt.index]
+            items.append({"tx": tx.to_json(), "receipt": receipt.to_json()})
+        return _json({"address": address, "items": items})
+
+    async def query(self, request: web.Request) -> web.Response:
+        doc = await _body_json(request)
+        contract = _address_param(doc.get("contract", ""))
+        function = doc.get("function")
+        if not isinstance(function, str):
+            raise ApiError("bad_request", "function must be a name")
+        try:
+            args = from_json_value(doc.get("args", []))
+        except JsonValueError as exc:
+            raise ApiError("bad_argument", str(exc)) from None
+        if not isinstance(args, list):
+            raise ApiError("bad_argument", "args must be an array")
+        caller = doc.get("caller", "0x" + "00" * 20)
+        _address_param(caller)
+        gas_limit = min(int(doc.get("gas_limit", self.query_gas_limit)), self.query_gas_limit)
+        try:
+            result, gas_used = self.chain.query(contract, function, args, gas_limit, caller)
+        except VMError as exc:
+            status = 404 if exc.code in ("contract_not_found", "no_such_function") else 422
+            raise ApiError(exc.code, exc.message, status) from None
+        return _json({"result": to_json_value(result), "gas_used": gas_used, "height": self.chain.height})
+
+    async def get_proof(self, request: web.Request) -> web.Response:
+        q = request.query
+        if "contract" in q:
+            if "key" not in q:
+                raise ApiError("bad_request", "a storage proof needs contract and key")
+            state_key = statekeys.storage(_address_param(q["contract"]), q["key"])
+        elif "account" in q:
+            state_key = statekeys.account(_address_param(q["account"]))
+        elif "raw_key" in q:
+            try:
+                state_key = bytes.fromhex(q["raw_key"])
+            except ValueError:
+                raise ApiError("bad_request", "raw_key must be hex") from None
+        else:
+            raise ApiError("bad_request", "give contract and key, or account, or raw_key")
+        value, proof, header = self.chain.prove(state_key)
+        return _json({"key": state_key.hex(), "value": value.hex() if value is not None else None,
+                      "decoded": to_json_value(decode(value)) if value is not None and state_key.startswith((b"stor:", b"acct:")) else None,
+                      "proof": proof.to_dict(), "state_root": header.state_root.hex(),
+                      "height": header.height, "block_hash": header.hash.hex()})
+
+    async def status(self, request: web.Request) -> web.Response:
+        head = self.chain.head
+        return _json({"chain_id": self.chain.chain_id, "height": head.height, "head_hash": head.hash.hex(),
+                      "state_root": head.header.state_root.hex(), "head_time_ms": head.header.timestamp_ms,
+                      "mempool_size": len(self.service.mempool), "last_block_ms": round(self.service.last_block_ms, 3),
+                      "validators": [v.to_json() for v in self.chain.validators().validators],
+                      "contracts": self._contracts()})
+
+    async def health(self, request: web.Request) -> web.Response:
+        return _json({"ok": True, "height": self.chain.height})
+
+    def _contracts(self) -> dict:
+        return {TOKEN_NAME: genesis_contract_address(TOKEN_NAME)}
+
+    async def contracts(self, request: web.Request) -> web.Response:
+        return _json(self._contracts())
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return _json(OPENAPI)
+
+    async def websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=30)
+        await ws.prepare(request)
+        subscriber: Subscriber | None = None
+        sender: asyncio.Task | None = None
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    break
+                try:
+                    doc = json.loads(msg.data)
+                    topic = doc["subscribe"]
+                    if topic not in ("blocks", "events"):
+                        raise ValueError
+                except (ValueError, KeyError, TypeError):
+                    await ws.send_json({"type": "error", "code": "bad_subscription",
+                                        "message": 'send {"subscribe": "blocks"} or {"subscribe": "events", "contract"?: addr, "name"?: event}'})
+                    continue
+                if subscriber is not None:
+                    self.service.subscribers.discard(subscriber)
+                    sender.cancel()
+                subscriber = Subscriber(topic == "blocks", doc.get("contract") if topic == "events" else None,
+                                        doc.get("name") if topic == "events" else None)
+                self.service.subscribers.add(subscriber)
+                sender = asyncio.create_task(self._pump(ws, subscriber))
+                await ws.send_json({"type": "subscribed", "topic": topic, "height": self.chain.height})
+        finally:
+            if subscriber is not None:
+                self.service.subscribers.discard(subscriber)
+            if sender is not None:
+                sender.cancel()
+        return ws
+
+    async def _pump(self, ws: web.WebSocketResponse, subscriber: Subscriber) -> None:
+        while not ws.closed:
+            if subscriber.overflowed:
+                await ws.close(message=b"subscriber too slow")
+                return
+            message = await subscriber.queue.get()
+            await ws.send_json(to_json_value(message))

@@ -1,0 +1,187 @@
+"""The chain of one node: genesis, executing and committing blocks, queries and proofs.
+
+Both block production paths go through here: the proposer calls ``propose`` (execute the
+mempool's transactions, build the header), a validator calls ``execute_block`` on a block it
+received; either way the executed block is staged and then ``commit`` writes it with its
+commit certificate in one atomic batch, or ``abandon`` drops it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from consensus.types import Commit, ValidatorSet
+from contracts.gas import GasMeter
+from contracts.vm import run_call
+from market.token import TOKEN_NAME, TOKEN_SOURCE
+from node import statekeys
+from node.block import ZERO_HASH, Block, Header, tx_root
+from node.encoding import decode, encode
+from node.execution import (BlockContext, ExecutionResult, Executor, InvalidTransaction, account_nonce,
+                            load_params)
+from node.genesis import Genesis
+from node.keys import genesis_contract_address
+from node.params import ChainParams
+from node.receipt import receipts_root
+from node.smt import Proof
+from node.state import CommittedState, Overlay
+from node.store import ChainStore
+from node.tx import Transaction
+
+GENESIS_GAS = 10**12
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+class ChainError(Exception):
+    """A block that cannot be accepted, or a store that does not match its genesis."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class ExecutedBlock:
+    block: Block
+    result: ExecutionResult
+    writes: dict[bytes, bytes | None]
+
+
+class Chain:
+    def __init__(self, data_dir: Path, genesis: Genesis):
+        self.chain_id = genesis.chain_id
+        self.store = ChainStore(Path(data_dir) / "chain.db")
+        self.executor = Executor()
+        try:
+            if self.store.head_height() is None:
+                self._write_genesis(genesis)
+            self.state = CommittedState(self.store)
+            self.head = self.store.block(self.store.head_height())
+            self._check_matches(genesis)
+        except BaseException:
+            self.store.close()
+            raise
+        self._staged: ExecutedBlock | None = None
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _check_matches(self, genesis: Genesis) -> None:
+        first = self.store.block(0)
+        if (first.header.chain_id, first.header.timestamp_ms, first.header.validators_hash) != (
+                genesis.chain_id, genesis.genesis_time_ms, genesis.validators.hash()):
+            raise ChainError("wrong_genesis", f"data dir holds chain {first.header.chain_id!r} from another "
+                                              f"genesis file than the one given")
+        if self.state.root() != self.head.header.state_root:
+            raise ChainError("state_corrupt", f"state root of the stored state does not match block "
+                                              f"{self.head.height}: the data dir is damaged")
+
+    # -- genesis -------------------------------------------------------------------------
+    def _write_genesis(self, genesis: Genesis) -> None:
+        state = CommittedState(self.store)
+        overlay = Overlay(state)
+        overlay.set(statekeys.PARAMS, genesis.params.to_bytes())
+        overlay.set(statekeys.VALIDATORS, encode(genesis.validators.to_list()))
+        ctx = BlockContext(0, genesis.genesis_time_ms)
+        token = genesis_contract_address(TOKEN_NAME)
+        gas = GasMeter(GENESIS_GAS)
+        host = self.executor.deploy(overlay, ctx, genesis.params, token, TOKEN_SOURCE,
+                                    [genesis.token_issuer], genesis.token_issuer, gas)
+        for address, amount in genesis.allocations.items():
+            run_call(host, token, "mint", [address, amount], genesis.token_issuer, gas)
+        header = Header(genesis.chain_id, 0, genesis.genesis_time_ms, ZERO_HASH, tx_root([]),
+                        state.stage(overlay.writes), receipts_root([]), genesis.validators.hash(), "")
+        self.store.write_block(Block(header, (), None), None, [], overlay.writes, {})
+        state.commit_staged()
+
+    # -- reads ---------------------------------------------------------------------------
+    @property
+    def height(self) -> int:
+        return self.head.height
+
+    def validators(self) -> ValidatorSet:
+        return ValidatorSet.from_list(decode(self.state.get(statekeys.VALIDATORS)))
+
+    def params(self) -> ChainParams:
+        return load_params(self.state)
+
+    def nonce(self, address: str) -> int:
+        return account_nonce(self.state, address)
+
+    def query(self, contract: str, function: str, args: list, gas_limit: int,
+              caller: str = ZERO_ADDRESS) -> tuple[object, int]:
+        """Run a contract function read-only against the head state; returns (result, gas used)."""
+        params = self.params()
+        ctx = BlockContext(self.head.height, self.head.header.timestamp_ms)
+        host = self.executor.host(Overlay(self.state), ctx, caller, params, read_only=True)
+        gas = GasMeter(gas_limit)
+        return run_call(host, contract, function, args, caller, gas, read_only=True), gas.used
+
+    def prove(self, key: bytes) -> tuple[bytes | None, Proof, Header]:
+        value, proof = self.state.prove(key)
+        return value, proof, self.head.header
+
+    # -- producing and executing blocks --------------------------------------------------
+    def next_timestamp(self, now_ms: int) -> int:
+        return max(now_ms, self.head.header.timestamp_ms + 1)
+
+    def propose(self, txs: list[Transaction], timestamp_ms: int, proposer: str,
+                last_commit: Commit | None) -> ExecutedBlock:
+        """Execute ``txs`` (leaving out invalid ones) on the head state and build the block."""
+        overlay = Overlay(self.state)
+        ctx = BlockContext(self.height + 1, timestamp_ms)
+        result = self.executor.execute_block(overlay, txs, ctx, skip_invalid=True)
+        header = Header(self.chain_id, ctx.height, timestamp_ms, self.head.hash, tx_root(result.txs),
+                        self._stage(overlay), receipts_root(result.receipts), self.validators().hash(), proposer)
+        self._staged = ExecutedBlock(Block(header, tuple(result.txs), last_commit), result, overlay.writes)
+        return self._staged
+
+    def execute_block(self, block: Block) -> ExecutedBlock:
+        """Check and execute a block proposed by someone else; stage it if it is valid."""
+        h = block.header
+        expected = [(h.chain_id == self.chain_id, "wrong_chain_id", "block is for another chain"),
+                    (h.height == self.height + 1, "wrong_height", f"expected height {self.height + 1}"),
+                    (h.prev_hash == self.head.hash, "wrong_parent", "block does not extend the head"),
+                    (h.timestamp_ms > self.head.header.timestamp_ms, "bad_timestamp", "timestamp not after parent"),
+                    (h.validators_hash == self.validators().hash(), "wrong_validators", "validator set hash differs"),
+                    (h.tx_root == tx_root(block.txs), "bad_tx_root", "tx root does not match the txs")]
+        for ok, code, message in expected:
+            if not ok:
+                raise ChainError(code, message)
+        overlay = Overlay(self.state)
+        try:
+            result = self.executor.execute_block(overlay, list(block.txs), BlockContext(h.height, h.timestamp_ms),
+                                                 skip_invalid=False)
+        except InvalidTransaction as exc:
+            raise ChainError("invalid_tx", f"block has an invalid transaction: {exc}") from None
+        root = self._stage(overlay)
+        if root != h.state_root or receipts_root(result.receipts) != h.receipts_root:
+            self.state.discard()
+            raise ChainError("state_mismatch", f"executing block {h.height} gives a different state or receipts root")
+        self._staged = ExecutedBlock(block, result, overlay.writes)
+        return self._staged
+
+    def _stage(self, overlay: Overlay) -> bytes:
+        self.abandon()
+        return self.state.stage(overlay.writes)
+
+    def abandon(self) -> None:
+        """Drop the staged block (it was not committed)."""
+        self.state.discard()
+        self._staged = None
+
+    def commit(self, executed: ExecutedBlock, commit: Commit) -> None:
+        """Persist the staged block with its commit certificate, atomically."""
+        if executed is not self._staged:
+            raise ChainError("not_staged", "only the staged block can be committed")
+        block = executed.block
+        if commit.height != block.height or commit.block_hash != block.hash:
+            raise ChainError("bad_commit", "commit certificate is for another block")
+        problem = commit.verify(self.chain_id, self.validators())
+        if problem:
+            raise ChainError("bad_commit", problem)
+        self.store.write_block(block, commit, executed.result.receipts, executed.writes, executed.result.touched)
+        self.state.commit_staged()
+        self._staged = None
+        self.head = block

@@ -1,0 +1,112 @@
+"""One running node: the chain, the mempool, subscribers, and the block driver behind them.
+
+The block driver is whatever decides which block is committed next: ``DevDriver`` (a single
+authority producing blocks on a timer) today, the BFT engine's driver with more validators.
+Both commit through ``Chain.commit`` and then call ``NodeService.after_commit``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Protocol
+
+from node.chain import Chain, ExecutedBlock
+from node.encoding import sha256
+from node.errors import ApiError
+from node.host import ProgramCache
+from node.mempool import Mempool
+from node.receipt import Receipt
+from node.tx import Transaction
+
+log = logging.getLogger("flexledger.node")
+
+
+class Subscriber:
+    """A WebSocket client's queue of block and event messages, with its filter."""
+
+    MAX_QUEUED = 10_000
+
+    def __init__(self, blocks: bool, contract: str | None, event: str | None):
+        self.blocks, self.contract, self.event = blocks, contract, event
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.overflowed = False
+
+    def wants(self, message: dict) -> bool:
+        if message["type"] == "block":
+            return self.blocks
+        return (not self.blocks and (self.contract is None or message["contract"] == self.contract)
+                and (self.event is None or message["name"] == self.event))
+
+    def deliver(self, messages: list[dict]) -> None:
+        for message in messages:
+            if self.queue.qsize() >= self.MAX_QUEUED:
+                self.overflowed = True  # too slow to keep up: the API closes the connection
+                return
+            if self.wants(message):
+                self.queue.put_nowait(message)
+
+
+class BlockDriver(Protocol):
+    async def run(self) -> None: ...
+
+
+class NodeService:
+    def __init__(self, chain: Chain, mempool_capacity: int = 10_000):
+        self.chain = chain
+        programs: ProgramCache = chain.executor.programs
+        self.mempool = Mempool(chain.chain_id, mempool_capacity, compile_check=programs.get)
+        self._waiters: dict[bytes, list[asyncio.Future]] = {}
+        self.subscribers: set[Subscriber] = set()
+        self.started_at = time.time()
+        self.last_block_ms = 0.0
+
+    # -- transactions ----------------------------------------------------------------------
+    def check_and_add(self, data: bytes) -> Transaction:
+        try:
+            tx = self.mempool.check(data, self.chain.params(), self.chain.nonce)
+        except ApiError as exc:
+            if exc.code == "nonce_too_low" and self.chain.store.receipt(sha256(data)) is not None:
+                raise ApiError("already_committed", "this exact transaction is already committed", 409) from None
+            raise
+        self.mempool.add(tx)
+        return tx
+
+    async def wait_for_commit(self, tx_hash: bytes, timeout: float) -> Receipt:
+        receipt = self.chain.store.receipt(tx_hash)
+        if receipt is not None:
+            return receipt
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(tx_hash, []).append(future)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise ApiError("commit_timeout", f"not committed within {timeout:g} s; it may still be", 504) from None
+        finally:
+            waiters = self._waiters.get(tx_hash, [])
+            if future in waiters:
+                waiters.remove(future)
+            if not waiters:
+                self._waiters.pop(tx_hash, None)
+
+    def next_nonce(self, address: str) -> int:
+        return self.mempool.next_nonce(address, self.chain.nonce(address))
+
+    # -- after each block ------------------------------------------------------------------
+    def after_commit(self, executed: ExecutedBlock, execution_ms: float) -> None:
+        self.last_block_ms = execution_ms
+        self.mempool.remove_committed(self.chain.nonce)
+        for receipt in executed.result.receipts:
+            for future in self._waiters.pop(receipt.tx_hash, []):
+                if not future.done():
+                    future.set_result(receipt)
+        block = executed.block
+        messages = [{"type": "block", "height": block.height, "hash": block.hash.hex(),
+                     "tx_count": len(block.txs), "timestamp_ms": block.header.timestamp_ms,
+                     "state_root": block.header.state_root.hex()}]
+        for receipt in executed.result.receipts:
+            messages += [{"type": "event", "height": block.height, "tx_hash": receipt.tx_hash.hex(),
+                          "contract": e.contract, "name": e.name, "data": e.data} for e in receipt.events]
+        for subscriber in list(self.subscribers):
+            subscriber.deliver(messages)
+        log.info("committed block %d (%d txs, %.1f ms)", block.height, len(block.txs), execution_ms)

@@ -1,0 +1,115 @@
+"""State access: the committed state (LevelDB + sparse Merkle tree) and write overlays.
+
+``CommittedState`` reads committed values from the store and keeps the sparse Merkle tree
+of the whole state in memory (rebuilt from LevelDB at start, then checked against the head
+block's state root). A block's writes are *staged* into the tree to compute the new root,
+then either committed with the block or discarded.
+
+``Overlay`` layers uncommitted writes over a parent (the committed state or another
+overlay): one overlay per block, one per transaction on top of it, so a failed transaction
+is reverted by dropping its overlay.
+"""
+from __future__ import annotations
+
+from typing import Iterator, Protocol
+
+from node.smt import Proof, SparseMerkleTree
+from node.store import ChainStore
+
+
+def _after(prefix: bytes) -> bytes | None:
+    """Smallest key greater than every key starting with ``prefix`` (None: no bound)."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+class StateReader(Protocol):
+    def get(self, key: bytes) -> bytes | None: ...
+    def scan(self, prefix: bytes, start_after: bytes | None) -> Iterator[tuple[bytes, bytes]]: ...
+
+
+class CommittedState:
+    def __init__(self, store: ChainStore):
+        self.store = store
+        self.tree = SparseMerkleTree.from_items(store.state_iter())
+        self._undo: dict[bytes, bytes | None] | None = None
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.store.state_get(key)
+
+    def scan(self, prefix: bytes, start_after: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        start = start_after + b"\x00" if start_after is not None else prefix
+        yield from self.store.state_iter(start, _after(prefix))
+
+    def root(self) -> bytes:
+        return self.tree.root()
+
+    def prove(self, key: bytes) -> tuple[bytes | None, Proof]:
+        if self._undo is not None:
+            raise RuntimeError("cannot prove while a block is staged")
+        return self.get(key), self.tree.prove(key)
+
+    def stage(self, writes: dict[bytes, bytes | None]) -> bytes:
+        """Apply ``writes`` to the tree and return the resulting root; undo with ``discard``."""
+        if self._undo is not None:
+            raise RuntimeError("a block is already staged")
+        self._undo = {key: self.get(key) for key in writes}
+        self.tree.update(writes)
+        return self.tree.root()
+
+    def commit_staged(self) -> None:
+        """The staged writes are now in the store; forget how to undo them."""
+        self._undo = None
+
+    def discard(self) -> None:
+        if self._undo is not None:
+            self.tree.update(self._undo)
+            self._undo = None
+
+
+class Overlay:
+    """Uncommitted writes over a parent state. ``None`` marks a deletion."""
+
+    def __init__(self, parent: StateReader):
+        self.parent = parent
+        self.writes: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self.writes:
+            return self.writes[key]
+        return self.parent.get(key)
+
+    def set(self, key: bytes, value: bytes) -> None:
+        self.writes[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self.writes[key] = None
+
+    def merge_into_parent(self) -> None:
+        """Move these writes into the parent overlay (a transaction succeeded)."""
+        assert isinstance(self.parent, Overlay)
+        self.parent.writes.update(self.writes)
+        self.writes = {}
+
+    def scan(self, prefix: bytes, start_after: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """Entries under ``prefix`` after ``start_after``, in key order, with these writes applied."""
+        mine = sorted((k, v) for k, v in self.writes.items()
+                      if k.startswith(prefix) and (start_after is None or k > start_after))
+        below = self.parent.scan(prefix, start_after)
+        i = 0
+        for key, value in below:
+            while i < len(mine) and mine[i][0] < key:
+                if mine[i][1] is not None:
+                    yield mine[i]
+                i += 1
+            if i < len(mine) and mine[i][0] == key:
+                if mine[i][1] is not None:
+                    yield mine[i]
+                i += 1
+                continue
+            yield key, value
+        for key, value in mine[i:]:
+            if value is not None:
+                yield key, value

@@ -1,0 +1,35 @@
+"""The layout of the state key space (one flat, ordered key space committed by the SMT).
+
+    acct:<addr 20B>            -> account nonce
+    code:<addr 20B>            -> contract source text
+    stor:<addr 20B><key utf-8> -> contract storage value (canonical encoding)
+    chain:params               -> chain parameters
+    chain:validators           -> the validator set
+    gov:<proposal id>          -> an open governance proposal
+"""
+from __future__ import annotations
+
+from node.keys import address_bytes
+
+PARAMS = b"chain:params"
+VALIDATORS = b"chain:validators"
+
+
+def account(address: str) -> bytes:
+    return b"acct:" + address_bytes(address)
+
+
+def code(address: str) -> bytes:
+    return b"code:" + address_bytes(address)
+
+
+def storage_prefix(address: str) -> bytes:
+    return b"stor:" + address_bytes(address)
+
+
+def storage(address: str, key: str) -> bytes:
+    return storage_prefix(address) + key.encode()
+
+
+def governance(proposal_id: str) -> bytes:
+    return b"gov:" + proposal_id.encode()
