@@ -16,11 +16,15 @@ PRECOMMIT = 2
 ROLES = ("dso", "aggregator")
 
 
-def _address(public_key: bytes) -> str:
+def address_of(public_key: bytes) -> str:
+    """``0x`` + hex of the first 20 bytes of SHA-256 of an ed25519 public key."""
     return "0x" + hashlib.sha256(public_key).digest()[:20].hex()
 
 
-def _verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """True if ``signature`` is a valid ed25519 signature of ``message`` by ``public_key``."""
+    if len(public_key) != 32 or len(signature) != 64:
+        return False
     try:
         VerifyKey(public_key).verify(message, signature)
         return True
@@ -37,7 +41,7 @@ class Validator:
 
     @property
     def address(self) -> str:
-        return _address(self.public_key)
+        return address_of(self.public_key)
 
     def to_list(self) -> list:
         return [self.name, self.public_key, self.power, self.role]
@@ -129,7 +133,7 @@ class Commit:
                 return f"signature from {sig.validator}, not a validator"
             if sig.validator in seen:
                 return f"two signatures from {sig.validator}"
-            if not _verify(validator.public_key, message, sig.signature):
+            if not verify_signature(validator.public_key, message, sig.signature):
                 return f"bad signature from {sig.validator}"
             seen.add(sig.validator)
             power += validator.power

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from nacl.exceptions import BadSignatureError
-from nacl.signing import SigningKey, VerifyKey
+from nacl.signing import SigningKey
 
+from consensus.types import address_of, verify_signature as verify
 from node.encoding import sha256
 
 ADDRESS_RE = re.compile(r"^0x[0-9a-f]{40}$")
@@ -32,10 +32,6 @@ def is_address(value: object) -> bool:
     return isinstance(value, str) and ADDRESS_RE.match(value) is not None
 
 
-def address_of(public_key: bytes) -> str:
-    return address_from_bytes(sha256(public_key)[:20])
-
-
 def contract_address(deployer: str, nonce: int) -> str:
     """Address of a contract deployed by ``deployer`` in its transaction with ``nonce``."""
     return address_from_bytes(sha256(b"contract" + address_bytes(deployer) + nonce.to_bytes(8, "big"))[:20])
@@ -44,17 +40,6 @@ def contract_address(deployer: str, nonce: int) -> str:
 def genesis_contract_address(name: str) -> str:
     """Well-known address of a contract deployed at genesis under ``name``."""
     return address_from_bytes(sha256(b"genesis:" + name.encode())[:20])
-
-
-def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """True if ``signature`` is a valid ed25519 signature of ``message`` by ``public_key``."""
-    if len(public_key) != 32 or len(signature) != 64:
-        return False
-    try:
-        VerifyKey(public_key).verify(message, signature)
-        return True
-    except (BadSignatureError, ValueError):
-        return False
 
 
 @dataclass(frozen=True)

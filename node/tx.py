@@ -11,6 +11,7 @@ hash is SHA-256 of the whole signed encoding.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Union
 
 from node.encoding import EncodingError, decode, encode, sha256
@@ -100,15 +101,19 @@ class Transaction:
         return encode([TX_VERSION, self.chain_id, self.sender, self.nonce, self.gas_limit,
                        self.payload.to_list()])
 
-    def to_bytes(self) -> bytes:
+    @cached_property
+    def _encoded(self) -> bytes:
         return encode([TX_VERSION, self.chain_id, self.sender, self.nonce, self.gas_limit,
                        self.payload.to_list(), self.signature])
 
-    @property
-    def hash(self) -> bytes:
-        return sha256(self.to_bytes())
+    def to_bytes(self) -> bytes:
+        return self._encoded
 
-    @property
+    @cached_property
+    def hash(self) -> bytes:
+        return sha256(self._encoded)
+
+    @cached_property
     def sender_address(self) -> str:
         return address_of(self.sender)
 
