@@ -1,0 +1,135 @@
+"""Contract values: type names, the int bound, dict keys, weights and deep copies.
+
+Values are plain Python objects of the types int, bool, str, bytes, list,
+dict, tuple and None.  Everything that could recurse deeply in C (comparisons,
+encoding by the host) first goes through ``weight`` or ``copy_value``, which
+refuse values nested deeper than ``MAX_VALUE_DEPTH``.
+"""
+
+from __future__ import annotations
+
+from contracts.errors import VMError
+from contracts.gas import BYTES_PER_UNIT
+from contracts.limits import INT_BOUND, MAX_DICT_KEY_LENGTH, MAX_KEY_TUPLE, MAX_VALUE_DEPTH
+
+NoneType = type(None)
+KEY_SCALARS = frozenset({str, int, bytes, bool, NoneType})
+VALUE_TYPES = KEY_SCALARS | {list, tuple, dict}
+_TYPE_NAMES = {int: "int", bool: "bool", str: "str", bytes: "bytes", list: "list",
+               dict: "dict", tuple: "tuple", NoneType: "None"}
+
+
+def type_name(value: object) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def is_int(value: object) -> bool:
+    """int or bool (bool is an int, as in Python)."""
+    t = type(value)
+    return t is int or t is bool
+
+
+def check_int(x: int) -> int:
+    if -INT_BOUND < x < INT_BOUND:
+        return x
+    raise VMError("int_overflow", "integer out of range (abs must be < 2**256)")
+
+
+def _scalar_key(key: object) -> bool:
+    t = type(key)
+    return t in KEY_SCALARS and not ((t is str or t is bytes) and len(key) > MAX_DICT_KEY_LENGTH)
+
+
+def check_key(key: object) -> object:
+    """Return ``key`` if it may be a dict key, else raise type_error.
+
+    Keys are short (so hashing and comparing them is cheap): int, bool, None,
+    str or bytes of at most MAX_DICT_KEY_LENGTH, or tuples of at most
+    MAX_KEY_TUPLE of those.
+    """
+    if _scalar_key(key) or (type(key) is tuple and len(key) <= MAX_KEY_TUPLE
+                            and all(_scalar_key(e) for e in key)):
+        return key
+    raise VMError("type_error", f"dict keys must be int, bool, None, str or bytes of at most "
+                  f"{MAX_DICT_KEY_LENGTH} characters, or tuples of at most {MAX_KEY_TUPLE} of "
+                  f"those, not {show(key)}")
+
+
+def show(value: object) -> str:
+    """Short text of a value for error messages (ASCII, independent of Unicode tables)."""
+    text = ascii(value) if type(value) in KEY_SCALARS else type_name(value)
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
+def too_deep() -> VMError:
+    return VMError("value_too_deep", f"value nested deeper than {MAX_VALUE_DEPTH} levels")
+
+
+def weight(value: object, depth: int = 0) -> int:
+    """Units of work to compare or sort ``value``; checks its nesting depth."""
+    t = type(value)
+    if t is str or t is bytes:
+        return len(value) // BYTES_PER_UNIT + 1
+    if t is list or t is tuple or t is dict:
+        if depth >= MAX_VALUE_DEPTH:
+            raise too_deep()
+        total = 1
+        for item in value:
+            total += weight(item, depth + 1)
+        if t is dict:
+            for item in value.values():
+                total += weight(item, depth + 1)
+        return total
+    return 1
+
+
+def copy_value(value: object, depth: int = 0) -> tuple[object, int]:
+    """Deep copy of a value plus its size estimate in bytes.
+
+    Rejects (type_error) anything that is not a contract value, ints out of
+    range (int_overflow) and nesting deeper than MAX_VALUE_DEPTH.
+    """
+    t = type(value)
+    if t is str or t is bytes:
+        return value, len(value) + 1
+    if t is int:
+        return check_int(value), value.bit_length() // 8 + 1
+    if t is bool or t is NoneType:
+        return value, 1
+    if t not in VALUE_TYPES:
+        raise VMError("type_error", f"{type_name(value)} is not a contract value")
+    if depth >= MAX_VALUE_DEPTH:
+        raise too_deep()
+    size = 1
+    if t is dict:
+        out = {}
+        for key, item in value.items():
+            key, key_size = copy_value(check_key(key), depth + 1)
+            out[key], item_size = copy_value(item, depth + 1)
+            size += key_size + item_size
+        return out, size
+    items = []
+    for item in value:
+        item, item_size = copy_value(item, depth + 1)
+        items.append(item)
+        size += item_size
+    return (items if t is list else tuple(items)), size
+
+
+def to_str(value: object) -> str:
+    """str() of a scalar, as used by str() and f-strings."""
+    t = type(value)
+    if t is str:
+        return value
+    if t is int or t is bool or t is NoneType:
+        return str(value)
+    raise VMError("type_error", f"cannot convert {type_name(value)} to str "
+                  "(only int, bool, str and None; use bytes.hex())")
+
+
+def iterable(value: object) -> object:
+    """``value`` itself if a for loop may iterate it (dicts iterate their keys)."""
+    t = type(value)
+    if t is list or t is tuple or t is dict or t is str or t is bytes:
+        return value
+    raise VMError("type_error", f"{type_name(value)} is not iterable")
