@@ -22,6 +22,9 @@ from node.state import Overlay
 from node.tx import CallPayload, DeployPayload, GovernancePayload, Transaction
 
 
+HOST_ERROR = "host_error"
+
+
 class InvalidTransaction(Exception):
     """The transaction may not be in a block at all (wrong nonce)."""
 
@@ -105,6 +108,8 @@ class Executor:
                 result = governance.approve(overlay, sender, payload.action, payload.params)
             status, code, message = STATUS_OK, "", ""
         except (VMError, CompileError, governance.GovernanceError) as exc:
+            if exc.code == HOST_ERROR:
+                raise  # the node itself failed: stop rather than record a result others may not share
             status, code, message = STATUS_FAILED, exc.code, exc.message
             result, events, created = None, (), ""
         if status == STATUS_OK:

@@ -17,6 +17,11 @@ from node.smt import Proof, SparseMerkleTree
 from node.store import ChainStore
 
 
+def _scan_start(prefix: bytes, start_after: bytes | None) -> bytes | None:
+    """``start_after`` if it lies inside or after the prefix range, else None (scan from the prefix)."""
+    return start_after if start_after is not None and start_after >= prefix else None
+
+
 def _after(prefix: bytes) -> bytes | None:
     """Smallest key greater than every key starting with ``prefix`` (None: no bound)."""
     stripped = prefix.rstrip(b"\xff")
@@ -40,6 +45,7 @@ class CommittedState:
         return self.store.state_get(key)
 
     def scan(self, prefix: bytes, start_after: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        start_after = _scan_start(prefix, start_after)
         start = start_after + b"\x00" if start_after is not None else prefix
         yield from self.store.state_iter(start, _after(prefix))
 
@@ -95,6 +101,7 @@ class Overlay:
 
     def scan(self, prefix: bytes, start_after: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
         """Entries under ``prefix`` after ``start_after``, in key order, with these writes applied."""
+        start_after = _scan_start(prefix, start_after)
         mine = sorted((k, v) for k, v in self.writes.items()
                       if k.startswith(prefix) and (start_after is None or k > start_after))
         below = self.parent.scan(prefix, start_after)

@@ -1,5 +1,5 @@
 """Overlays over committed state: reads, deletes and ordered scans merged across layers."""
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 from node.state import CommittedState, Overlay
 from node.store import ChainStore
@@ -23,6 +23,7 @@ def test_overlay_layers_and_revert(tmp_path):
 keys = st.binary(min_size=1, max_size=3)
 
 
+@example(committed={b"a": b"1", b"b1": b"2"}, writes={b"a2": b"3", b"b2": None}, prefix=b"b", start=b"a")
 @given(committed=st.dictionaries(keys, st.binary(max_size=2), max_size=12),
        writes=st.dictionaries(keys, st.one_of(st.none(), st.binary(max_size=2)), max_size=12),
        prefix=st.binary(max_size=1), start=st.one_of(st.none(), keys))
