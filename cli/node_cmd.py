@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cli.common import CliError, Context, parse_amount
 from consensus.types import Validator, ValidatorSet
+from market.genesis import market_genesis
 from node.config import DEFAULT_API_PORT, NodeConfig, NodeHome
 from node.genesis import Genesis
 from node.keys import KeyPair
@@ -57,9 +58,9 @@ def init_node(ctx: Context, args) -> None:
         issuer = keystore.create(ISSUER_KEY, read_password(confirm=True)).address
         print(f"created wallet key '{ISSUER_KEY}' ({issuer}), the token issuer")
     key = KeyPair.generate()
+    contracts, calls = market_genesis(issuer, {issuer: parse_amount(args.issuer_supply)})
     genesis = Genesis(args.chain_id, int(time.time() * 1000),
-                      ValidatorSet((Validator("dso", key.public_key, 10, "dso"),)), ChainParams(),
-                      issuer, {issuer: parse_amount(args.issuer_supply)})
+                      ValidatorSet((Validator("dso", key.public_key, 10, "dso"),)), ChainParams(), contracts, calls)
     home.save_key(key)
     genesis.save(home.genesis_file)
     home.save_config(NodeConfig(api_port=args.port, block_interval=args.block_interval, dev=True))

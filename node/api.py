@@ -12,12 +12,11 @@ import logging
 from aiohttp import WSMsgType, web
 
 from contracts.errors import VMError
-from market.token import TOKEN_NAME
 from node import statekeys
 from node.encoding import decode, sha256
 from node.errors import ApiError
 from node.jsonvalues import JsonValueError, from_json_value, to_json_value
-from node.keys import genesis_contract_address, is_address
+from node.keys import is_address
 from node.openapi import OPENAPI
 from node.service import NodeService, Subscriber
 
@@ -222,16 +221,13 @@ class Api:
                       "state_root": head.header.state_root.hex(), "head_time_ms": head.header.timestamp_ms,
                       "mempool_size": len(self.service.mempool), "last_block_ms": round(self.service.last_block_ms, 3),
                       "validators": [v.to_json() for v in self.chain.validators().validators],
-                      "contracts": self._contracts()})
+                      "contracts": self.chain.genesis_contracts()})
 
     async def health(self, request: web.Request) -> web.Response:
         return _json({"ok": True, "height": self.chain.height})
 
-    def _contracts(self) -> dict:
-        return {TOKEN_NAME: genesis_contract_address(TOKEN_NAME)}
-
     async def contracts(self, request: web.Request) -> web.Response:
-        return _json(self._contracts())
+        return _json(self.chain.genesis_contracts())
 
     async def openapi(self, request: web.Request) -> web.Response:
         return _json(OPENAPI)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from consensus.types import Commit, ValidatorSet
+from contracts.errors import CompileError, VMError
 from contracts.gas import GasMeter
 from contracts.vm import run_call
-from market.token import TOKEN_NAME, TOKEN_SOURCE
 from node import statekeys
 from node.block import ZERO_HASH, Block, Header, tx_root
 from node.encoding import decode, encode
@@ -83,13 +83,19 @@ class Chain:
         overlay = Overlay(state)
         overlay.set(statekeys.PARAMS, genesis.params.to_bytes())
         overlay.set(statekeys.VALIDATORS, encode(genesis.validators.to_list()))
+        overlay.set(statekeys.GENESIS_CONTRACTS, encode({c.name: genesis_contract_address(c.name)
+                                                         for c in genesis.contracts}))
         ctx = BlockContext(0, genesis.genesis_time_ms)
-        token = genesis_contract_address(TOKEN_NAME)
         gas = GasMeter(GENESIS_GAS)
-        host = self.executor.deploy(overlay, ctx, genesis.params, token, TOKEN_SOURCE,
-                                    [genesis.token_issuer], genesis.token_issuer, gas)
-        for address, amount in genesis.allocations.items():
-            run_call(host, token, "mint", [address, amount], genesis.token_issuer, gas)
+        try:
+            for contract in genesis.contracts:
+                self.executor.deploy(overlay, ctx, genesis.params, genesis_contract_address(contract.name),
+                                     contract.source, contract.init_args, contract.deployer, gas)
+            for call in genesis.calls:
+                host = self.executor.host(overlay, ctx, call.caller, genesis.params)
+                run_call(host, genesis_contract_address(call.contract), call.function, call.args, call.caller, gas)
+        except (VMError, CompileError) as exc:
+            raise ChainError("bad_genesis", f"genesis contracts failed: {exc.code}: {exc}") from None
         header = Header(genesis.chain_id, 0, genesis.genesis_time_ms, ZERO_HASH, tx_root([]),
                         state.stage(overlay.writes), receipts_root([]), genesis.validators.hash(), "")
         self.store.write_block(Block(header, (), None), None, [], overlay.writes, {})
@@ -105,6 +111,10 @@ class Chain:
 
     def params(self) -> ChainParams:
         return load_params(self.state)
+
+    def genesis_contracts(self) -> dict[str, str]:
+        """Name -> address of the contracts deployed at genesis."""
+        return decode(self.state.get(statekeys.GENESIS_CONTRACTS))
 
     def nonce(self, address: str) -> int:
         return account_nonce(self.state, address)

@@ -1,14 +1,19 @@
-"""The genesis file: chain id, start time, validators, chain parameters, the settlement token.
+"""The genesis file: chain id, start time, validators, chain parameters, genesis contracts.
 
 Example (JSON)::
 
     {"chain_id": "flexledger-dev", "genesis_time_ms": 1767225600000,
      "validators": [{"name": "dso", "public_key": "<hex>", "power": 10, "role": "dso"}],
      "params": {"block_gas_limit": 200000000},
-     "token": {"issuer": "0x...", "allocations": {"0x...": 1000000000}}}
+     "contracts": [{"name": "token", "source": "<contract source>", "deployer": "0x...",
+                    "init_args": ["0x..."]}],
+     "calls": [{"contract": "token", "function": "mint", "caller": "0x...",
+                "args": ["0x...", 1000000000]}]}
 
-Token amounts are in micro-units (10^-6 token). The token contract is deployed at
-``genesis_contract_address("token")``.
+Each contract is deployed at ``genesis_contract_address(name)`` and its ``init`` runs with
+``init_args`` as if sent by ``deployer``; then each call runs in order as if sent by
+``caller``. The node knows nothing of what the contracts are: the market package builds
+this section (``market/genesis.py``), so the genesis file alone defines the chain.
 """
 from __future__ import annotations
 
@@ -26,13 +31,29 @@ class GenesisError(ValueError):
 
 
 @dataclass(frozen=True)
+class GenesisContract:
+    name: str
+    source: str
+    deployer: str
+    init_args: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GenesisCall:
+    contract: str  # a genesis contract name
+    function: str
+    caller: str
+    args: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Genesis:
     chain_id: str
     genesis_time_ms: int
     validators: ValidatorSet
     params: ChainParams
-    token_issuer: str
-    allocations: dict[str, int] = field(default_factory=dict)
+    contracts: tuple[GenesisContract, ...] = ()
+    calls: tuple[GenesisCall, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -40,7 +61,10 @@ class Genesis:
             "validators": [{"name": v.name, "public_key": v.public_key.hex(), "power": v.power, "role": v.role}
                            for v in self.validators.validators],
             "params": {name: getattr(self.params, name) for name in ChainParams.names()},
-            "token": {"issuer": self.token_issuer, "allocations": dict(self.allocations)},
+            "contracts": [{"name": c.name, "source": c.source, "deployer": c.deployer, "init_args": c.init_args}
+                          for c in self.contracts],
+            "calls": [{"contract": c.contract, "function": c.function, "caller": c.caller, "args": c.args}
+                      for c in self.calls],
         }
 
     def save(self, path: Path) -> None:
@@ -63,23 +87,25 @@ class Genesis:
             if not isinstance(chain_id, str) or not chain_id:
                 raise GenesisError("chain_id must be non-empty text")
             validators = ValidatorSet(tuple(_validator(v) for v in doc["validators"]))
-            token = doc["token"]
-            issuer = token["issuer"]
-            if not is_address(issuer):
-                raise GenesisError(f"token.issuer is not an address: {issuer!r}")
-            allocations = {}
-            for address, amount in token.get("allocations", {}).items():
-                if not is_address(address) or not isinstance(amount, int) or amount <= 0:
-                    raise GenesisError(f"bad token allocation {address!r}: {amount!r}")
-                allocations[address] = amount
+            contracts = tuple(_contract(c) for c in doc.get("contracts", []))
+            names = [c.name for c in contracts]
+            if len(set(names)) != len(names):
+                raise GenesisError("two genesis contracts share a name")
+            calls = tuple(_call(c, names) for c in doc.get("calls", []))
             return cls(chain_id, int(doc["genesis_time_ms"]), validators,
-                       ChainParams.from_json(doc.get("params", {})), issuer, allocations)
+                       ChainParams.from_json(doc.get("params", {})), contracts, calls)
+        except GenesisError:
+            raise
         except KeyError as exc:
             raise GenesisError(f"genesis is missing field {exc.args[0]!r}") from None
-        except (TypeError, ValueError) as exc:
-            if isinstance(exc, GenesisError):
-                raise
+        except (TypeError, ValueError, AttributeError) as exc:
             raise GenesisError(f"invalid genesis: {exc}") from None
+
+
+def _address(value: object, what: str) -> str:
+    if not is_address(value):
+        raise GenesisError(f"{what} is not an address: {value!r}")
+    return value
 
 
 def _validator(doc: dict) -> Validator:
@@ -90,3 +116,17 @@ def _validator(doc: dict) -> Validator:
     if len(key) != 32:
         raise GenesisError("validator public_key must be 32 bytes of hex")
     return Validator(doc["name"], key, int(doc["power"]), role)
+
+
+def _contract(doc: dict) -> GenesisContract:
+    if not isinstance(doc["name"], str) or not isinstance(doc["source"], str):
+        raise GenesisError("a genesis contract needs a name and source text")
+    return GenesisContract(doc["name"], doc["source"], _address(doc["deployer"], f"deployer of {doc['name']}"),
+                           list(doc.get("init_args", [])))
+
+
+def _call(doc: dict, names: list[str]) -> GenesisCall:
+    if doc["contract"] not in names:
+        raise GenesisError(f"genesis call to unknown contract {doc['contract']!r}")
+    return GenesisCall(doc["contract"], doc["function"], _address(doc["caller"], "genesis call caller"),
+                       list(doc.get("args", [])))

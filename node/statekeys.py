@@ -5,6 +5,7 @@
     stor:<addr 20B><key utf-8> -> contract storage value (canonical encoding)
     chain:params               -> chain parameters
     chain:validators           -> the validator set
+    chain:contracts            -> name -> address of the genesis contracts
     gov:<proposal id>          -> an open governance proposal
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from node.keys import address_bytes
 
 PARAMS = b"chain:params"
 VALIDATORS = b"chain:validators"
+GENESIS_CONTRACTS = b"chain:contracts"
 
 
 def account(address: str) -> bytes:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from consensus.types import Validator, ValidatorSet
+from market.genesis import market_genesis
 from market.token import TOKEN_NAME
 from node.chain import Chain
 from node.devdriver import DevDriver
@@ -24,8 +25,9 @@ SUPPLY = 1_000_000_000_000
 
 
 def make_genesis(validator: KeyPair, issuer: KeyPair, params: ChainParams | None = None) -> Genesis:
+    contracts, calls = market_genesis(issuer.address, {issuer.address: SUPPLY})
     return Genesis(CHAIN_ID, 1_767_225_600_000, ValidatorSet((Validator("dso", validator.public_key, 10, "dso"),)),
-                   params or ChainParams(), issuer.address, {issuer.address: SUPPLY})
+                   params or ChainParams(), contracts, calls)
 
 
 class LocalChain:
