@@ -147,9 +147,16 @@ class Chain:
         self._staged = ExecutedBlock(Block(header, tuple(result.txs), last_commit), result, overlay.writes)
         return self._staged
 
-    def execute_block(self, block: Block) -> ExecutedBlock:
-        """Check and execute a block proposed by someone else; stage it if it is valid."""
+    def execute_block(self, block: Block, now_ms: int | None = None) -> ExecutedBlock:
+        """Check and execute a block proposed by someone else; stage it if it is valid.
+
+        With ``now_ms`` (a live validator's clock), the proposer's timestamp may be at most
+        ``max_clock_drift_ms`` ahead of it; block sync replays old blocks without it.
+        """
         h = block.header
+        drift = self.params().max_clock_drift_ms
+        if now_ms is not None and h.timestamp_ms > now_ms + drift:
+            raise ChainError("bad_timestamp", f"timestamp {h.timestamp_ms} is more than {drift} ms ahead of ours")
         expected = [(h.chain_id == self.chain_id, "wrong_chain_id", "block is for another chain"),
                     (h.height == self.height + 1, "wrong_height", f"expected height {self.height + 1}"),
                     (h.prev_hash == self.head.hash, "wrong_parent", "block does not extend the head"),

@@ -8,7 +8,7 @@ from node.chain import Chain, ChainError
 from node.errors import ApiError
 from node.keys import KeyPair, contract_address
 from node.smt import verify_proof
-from node.tx import DeployPayload, GovernancePayload
+from node.tx import CallPayload, DeployPayload, GovernancePayload
 from tests.chainkit import SUPPLY, TOKEN
 
 COUNTER = (Path(__file__).parent / "contracts" / "counter.py").read_text()
@@ -144,4 +144,31 @@ def test_validator_path_rejects_a_tampered_block(chain, tmp_path):
     executed = replica.chain.execute_block(block)
     replica.chain.commit(executed, chain.chain.store.commit(1))
     assert replica.chain.state.root() == chain.chain.state.root()
+    replica.close()
+
+
+def test_block_gas_limit_spreads_txs_over_blocks(tmp_path):
+    from node.params import ChainParams
+    from tests.chainkit import LocalChain
+    small = LocalChain(tmp_path / "small", params=ChainParams(block_gas_limit=5_000_000, max_tx_gas=2_000_000))
+    alice = KeyPair.generate()
+    txs = [small.tx(small.issuer, CallPayload(TOKEN, "transfer", [alice.address, 1]), nonce=n) for n in range(5)]
+    small.submit(*txs)
+    small.driver.produce_block()
+    assert len(small.chain.head.txs) == 2  # 2 x 2M gas limit fit under 5M, the third does not
+    small.driver.produce_block()
+    small.driver.produce_block()
+    assert small.balance(alice.address) == 5 and len(small.service.mempool) == 0
+    small.close()
+
+
+def test_block_with_timestamp_too_far_ahead_is_refused(chain, tmp_path):
+    from tests.chainkit import LocalChain
+    replica = LocalChain(tmp_path / "replica", chain.validator, chain.issuer)
+    chain.driver.produce_block()
+    block = chain.chain.head
+    with pytest.raises(ChainError) as info:
+        replica.chain.execute_block(block, now_ms=block.header.timestamp_ms - 60_000)
+    assert info.value.code == "bad_timestamp"
+    replica.chain.execute_block(block, now_ms=block.header.timestamp_ms)
     replica.close()

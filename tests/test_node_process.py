@@ -1,5 +1,7 @@
 """A dev node as a real OS process on 127.0.0.1, driven by the `flexledger` CLI as a user would."""
+import json
 import threading
+from pathlib import Path
 import time
 
 import pytest
@@ -121,3 +123,24 @@ def test_kill_9_while_committing_loses_nothing_acknowledged(dev_node):
     assert block["header"]["state_root"] == head.header.state_root.hex()
     for tx_hash, _ in acknowledged:
         assert dev_node.client.get(f"/tx/{tx_hash.hex()}")["status"] == "committed"
+
+
+def test_cli_keys_contracts_and_chain_inspection(dev_node, tmp_path):
+    dev_node.cli("keys", "new", "carol")
+    listing = dev_node.cli("keys", "list").stdout
+    assert "carol" in listing and "issuer" in listing
+    shown = dev_node.cli("keys", "show", "carol").stdout
+    assert "address:    0x" in shown and "public key: " in shown
+    counter = Path(__file__).parent / "contracts" / "counter.py"
+    out = dev_node.cli("contract", "deploy", str(counter), "5", "--key", "issuer").stdout
+    address = out.split()[2]
+    assert out.startswith("deployed at 0x")
+    called = json.loads(dev_node.cli("contract", "call", address, "incr", "3", "--key", "issuer").stdout)
+    assert called["result"] == 8 and called["events"][0]["name"] == "Incr"
+    assert json.loads(dev_node.cli("contract", "query", address, "get").stdout) == 8
+    tx = json.loads(dev_node.cli("chain", "tx", called["tx_hash"]).stdout)
+    assert tx["status"] == "committed" and tx["receipt"]["result"] == 8
+    block = json.loads(dev_node.cli("chain", "block", str(called["block"])).stdout)
+    assert called["tx_hash"] in [t["hash"] for t in block["txs"]]
+    help_text = dev_node.cli("wallet", "send", "--help").stdout
+    assert "amount in tokens" in help_text
