@@ -140,3 +140,8 @@ class Commit:
         if power < validators.quorum():
             return f"signatures carry {power} of {validators.total_power} voting power, need {validators.quorum()}"
         return None
+
+
+def proposal_sign_bytes(chain_id: str, height: int, round_: int, block_hash: bytes, pol_round: int) -> bytes:
+    """What a proposer signs: the block hash and proof-of-lock round it proposes at (height, round)."""
+    return msgpack.packb(["proposal", chain_id, height, round_, block_hash, pol_round], use_bin_type=True)
