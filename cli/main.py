@@ -4,12 +4,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import chain_cmd, keys_cmd, node_cmd, wallet_cmd
+from cli import (chain_cmd, device_cmd, dso_cmd, keys_cmd, market_cmd, meter_cmd, node_cmd, participant_cmd,
+                 testnet_cmd, wallet_cmd)
 from cli.common import CliError, Context
 from node.client import ClientError
 from node.config import ConfigError
 from node.genesis import GenesisError
+from node.chain import ChainError
+from node.errors import NodeHalted
 from node.keystore import KeystoreError
+from node.signing import SigningStateError
+from node.wal import WalCorrupt
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--home", help="wallet directory (default: $FLEXLEDGER_HOME or ~/.flexledger)")
     parser.add_argument("--node", help="node API URL (default: $FLEXLEDGER_NODE or http://127.0.0.1:26657)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (keys_cmd, wallet_cmd, chain_cmd, node_cmd):
+    for module in (keys_cmd, wallet_cmd, chain_cmd, node_cmd, testnet_cmd, participant_cmd, device_cmd, dso_cmd,
+                   market_cmd, meter_cmd):
         module.register(sub)
     return parser
 
@@ -33,8 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     except ClientError as exc:
         print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
         return 1
-    except (KeystoreError, ConfigError, GenesisError) as exc:
+    except (KeystoreError, ConfigError, GenesisError, SigningStateError, WalCorrupt, NodeHalted) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ChainError as exc:
+        print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

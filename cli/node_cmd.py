@@ -14,6 +14,7 @@ from node.genesis import Genesis
 from node.keys import KeyPair
 from node.keystore import read_password
 from node.params import ChainParams
+from node.signing import GuardedSigner
 
 ISSUER_KEY = "issuer"
 
@@ -31,11 +32,16 @@ def register(sub) -> None:
     init.set_defaults(run=init_node)
     start = node.add_parser("start", help="run the node until Ctrl-C")
     start.add_argument("--node-home", type=Path, help="node directory (default: <home>/node)")
-    start.add_argument("--dev", action="store_true", help="produce blocks as the single authority")
+    start.add_argument("--dev", action="store_true", help="require a dev (single-authority) home")
     start.add_argument("--block-interval", type=float, help="seconds between blocks (overrides config)")
     start.add_argument("--port", type=int, help="API port (overrides config)")
     start.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     start.set_defaults(run=start_node)
+    reset = node.add_parser("reset-signing-state", help="create a fresh signing state: ONLY for a key that has "
+                                                        "never signed on this chain (otherwise it may double-sign)")
+    reset.add_argument("--node-home", type=Path, help="node directory (default: <home>/node)")
+    reset.add_argument("--yes", action="store_true", help="confirm that this key has never signed")
+    reset.set_defaults(run=reset_signing_state)
 
 
 def _home(ctx: Context, args) -> NodeHome:
@@ -74,8 +80,16 @@ def start_node(ctx: Context, args) -> None:
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     home = _home(ctx, args)
-    if not args.dev:
-        raise CliError("only --dev (single authority) nodes can be started for now")
+    if args.dev and not home.load_config().dev:
+        raise CliError(f"{home.path} is not a dev node home; start it without --dev")
     if args.block_interval is not None and args.block_interval <= 0:
         raise CliError("--block-interval must be more than zero")
     asyncio.run(serve(home, args.block_interval, args.port))
+
+
+def reset_signing_state(ctx: Context, args) -> None:
+    home = _home(ctx, args)
+    if not args.yes:
+        raise CliError("refusing without --yes: a validator that signed before could double-sign")
+    GuardedSigner.create(home.signing_state_file)
+    print(f"created a fresh signing state at {home.signing_state_file}")

@@ -16,7 +16,9 @@ from node import statekeys
 from node.encoding import decode, sha256
 from node.errors import ApiError
 from node.jsonvalues import JsonValueError, from_json_value, to_json_value
+from node.blocksync import BATCH, encode_blocks
 from node.keys import is_address
+from node.metrics import render
 from node.openapi import OPENAPI
 from node.service import NodeService, Subscriber
 
@@ -73,10 +75,11 @@ async def _body_json(request: web.Request) -> dict:
 
 
 class Api:
-    def __init__(self, service: NodeService, query_gas_limit: int):
+    def __init__(self, service: NodeService, query_gas_limit: int, admin_token: str = ""):
         self.service = service
         self.chain = service.chain
         self.query_gas_limit = query_gas_limit
+        self.admin_token = admin_token
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_BODY)
@@ -93,6 +96,9 @@ class Api:
             web.get("/contracts", self.contracts),
             web.get("/ws", self.websocket),
             web.get("/openapi.json", self.openapi),
+            web.get("/metrics", self.metrics),
+            web.get("/sync/blocks", self.sync_blocks),
+            web.post("/admin/isolate", self.isolate),
         ])
         return app
 
@@ -221,13 +227,52 @@ class Api:
                       "state_root": head.header.state_root.hex(), "head_time_ms": head.header.timestamp_ms,
                       "mempool_size": len(self.service.mempool), "last_block_ms": round(self.service.last_block_ms, 3),
                       "validators": [v.to_json() for v in self.chain.validators().validators],
-                      "contracts": self.chain.genesis_contracts()})
+                      "contracts": self.chain.genesis_contracts(),
+                      "consensus": self.service.consensus_status() if self.service.consensus_status else None})
 
     async def health(self, request: web.Request) -> web.Response:
         return _json({"ok": True, "height": self.chain.height})
 
     async def contracts(self, request: web.Request) -> web.Response:
         return _json(self.chain.genesis_contracts())
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        m = self.service.metrics
+        consensus = self.service.consensus_status() if self.service.consensus_status else {}
+        text = render([
+            ("flexledger_height", "gauge", "height of the last committed block", self.chain.height),
+            ("flexledger_round", "gauge", "consensus round at the current height", consensus.get("round", 0)),
+            ("flexledger_peers", "gauge", "connected validator peers", len(consensus.get("peers", []))),
+            ("flexledger_votes_received_total", "counter", "consensus votes received", consensus.get("votes", 0)),
+            ("flexledger_mempool_size", "gauge", "transactions waiting in the mempool", len(self.service.mempool)),
+            ("flexledger_blocks_committed_total", "counter", "blocks committed by this process", m.blocks_committed),
+            ("flexledger_txs_committed_total", "counter", "transactions committed by this process", m.txs_committed),
+            ("flexledger_block_execution_ms_sum", "counter", "time spent executing and committing blocks",
+             m.block_execution_ms_sum),
+            ("flexledger_last_block_execution_ms", "gauge", "time to execute and commit the last block",
+             m.last_block_execution_ms),
+        ])
+        return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+    async def sync_blocks(self, request: web.Request) -> web.Response:
+        try:
+            start = int(request.query["from"])
+            count = max(1, min(int(request.query.get("count", BATCH)), BATCH))
+        except (KeyError, ValueError):
+            raise ApiError("bad_request", "from must be a height and count a number") from None
+        return web.Response(body=encode_blocks(self.chain, start, count), content_type="application/msgpack")
+
+    async def isolate(self, request: web.Request) -> web.Response:
+        """Testnet fault injection: cut this node's links to the given peers (an empty list heals)."""
+        if not self.admin_token or request.headers.get("X-Admin-Token") != self.admin_token:
+            raise ApiError("forbidden", "admin token missing or wrong", 403)
+        if self.service.isolate is None:
+            raise ApiError("not_available", "this node has no peer network", 409)
+        peers = (await _body_json(request)).get("peers", [])
+        if not isinstance(peers, list) or not all(is_address(p) for p in peers):
+            raise ApiError("bad_request", "peers must be a list of addresses")
+        self.service.isolate(set(peers))
+        return _json({"isolated": sorted(peers)})
 
     async def openapi(self, request: web.Request) -> web.Response:
         return _json(OPENAPI)

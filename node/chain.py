@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from consensus.types import Commit, ValidatorSet
 from contracts.errors import CompileError, VMError
 from contracts.gas import GasMeter
 from contracts.vm import run_call
-from node import statekeys
+from node import statekeys, validators as validator_sets
 from node.block import ZERO_HASH, Block, Header, tx_root
 from node.encoding import decode, encode
 from node.execution import (BlockContext, ExecutionResult, Executor, InvalidTransaction, account_nonce,
@@ -85,7 +86,7 @@ class Chain:
         overlay.set(statekeys.VALIDATORS, encode(genesis.validators.to_list()))
         overlay.set(statekeys.GENESIS_CONTRACTS, encode({c.name: genesis_contract_address(c.name)
                                                          for c in genesis.contracts}))
-        ctx = BlockContext(0, genesis.genesis_time_ms)
+        ctx = BlockContext(genesis.chain_id, 0, genesis.genesis_time_ms)
         gas = GasMeter(GENESIS_GAS)
         try:
             for contract in genesis.contracts:
@@ -106,8 +107,9 @@ class Chain:
     def height(self) -> int:
         return self.head.height
 
-    def validators(self) -> ValidatorSet:
-        return ValidatorSet.from_list(decode(self.state.get(statekeys.VALIDATORS)))
+    def validators(self, height: int | None = None) -> ValidatorSet:
+        """The validator set that signs block ``height`` (default: the next block)."""
+        return validator_sets.for_height(self.state, self.height + 1 if height is None else height)
 
     def params(self) -> ChainParams:
         return load_params(self.state)
@@ -123,7 +125,7 @@ class Chain:
               caller: str = ZERO_ADDRESS) -> tuple[object, int]:
         """Run a contract function read-only against the head state; returns (result, gas used)."""
         params = self.params()
-        ctx = BlockContext(self.head.height, self.head.header.timestamp_ms)
+        ctx = BlockContext(self.chain_id, self.head.height, self.head.header.timestamp_ms)
         host = self.executor.host(Overlay(self.state), ctx, caller, params, read_only=True)
         gas = GasMeter(gas_limit)
         return run_call(host, contract, function, args, caller, gas, read_only=True), gas.used
@@ -140,20 +142,27 @@ class Chain:
                 last_commit: Commit | None) -> ExecutedBlock:
         """Execute ``txs`` (leaving out invalid ones) on the head state and build the block."""
         overlay = Overlay(self.state)
-        ctx = BlockContext(self.height + 1, timestamp_ms)
+        ctx = BlockContext(self.chain_id, self.height + 1, timestamp_ms)
         result = self.executor.execute_block(overlay, txs, ctx, skip_invalid=True)
         header = Header(self.chain_id, ctx.height, timestamp_ms, self.head.hash, tx_root(result.txs),
-                        self._stage(overlay), receipts_root(result.receipts), self.validators().hash(), proposer)
+                        self._stage(overlay), receipts_root(result.receipts), self.validators(ctx.height).hash(), proposer)
         self._staged = ExecutedBlock(Block(header, tuple(result.txs), last_commit), result, overlay.writes)
         return self._staged
 
-    def execute_block(self, block: Block, now_ms: int | None = None) -> ExecutedBlock:
+    def execute_block(self, block: Block, now_ms: int | None = None,
+                      verified: Callable[[bytes], bool] = lambda tx_hash: False) -> ExecutedBlock:
         """Check and execute a block proposed by someone else; stage it if it is valid.
 
         With ``now_ms`` (a live validator's clock), the proposer's timestamp may be at most
-        ``max_clock_drift_ms`` ahead of it; block sync replays old blocks without it.
+        ``max_clock_drift_ms`` ahead of it; block sync replays old blocks without it. Every
+        transaction must be signed for this chain; ``verified(tx_hash)`` names those whose
+        signature was already checked (the mempool's), which are not checked again.
         """
         h = block.header
+        for tx in block.txs:
+            if tx.chain_id != self.chain_id or not (verified(tx.hash) or tx.signature_valid()):
+                raise ChainError("invalid_tx", f"block has a transaction {tx.hash.hex()} with a bad signature "
+                                               f"or another chain id")
         drift = self.params().max_clock_drift_ms
         if now_ms is not None and h.timestamp_ms > now_ms + drift:
             raise ChainError("bad_timestamp", f"timestamp {h.timestamp_ms} is more than {drift} ms ahead of ours")
@@ -161,14 +170,14 @@ class Chain:
                     (h.height == self.height + 1, "wrong_height", f"expected height {self.height + 1}"),
                     (h.prev_hash == self.head.hash, "wrong_parent", "block does not extend the head"),
                     (h.timestamp_ms > self.head.header.timestamp_ms, "bad_timestamp", "timestamp not after parent"),
-                    (h.validators_hash == self.validators().hash(), "wrong_validators", "validator set hash differs"),
+                    (h.validators_hash == self.validators(h.height).hash(), "wrong_validators", "validator set hash differs"),
                     (h.tx_root == tx_root(block.txs), "bad_tx_root", "tx root does not match the txs")]
         for ok, code, message in expected:
             if not ok:
                 raise ChainError(code, message)
         overlay = Overlay(self.state)
         try:
-            result = self.executor.execute_block(overlay, list(block.txs), BlockContext(h.height, h.timestamp_ms),
+            result = self.executor.execute_block(overlay, list(block.txs), BlockContext(self.chain_id, h.height, h.timestamp_ms),
                                                  skip_invalid=False)
         except InvalidTransaction as exc:
             raise ChainError("invalid_tx", f"block has an invalid transaction: {exc}") from None
@@ -183,6 +192,11 @@ class Chain:
         self.abandon()
         return self.state.stage(overlay.writes)
 
+    @property
+    def staged(self) -> ExecutedBlock | None:
+        """The executed block waiting to be committed or abandoned, if any."""
+        return self._staged
+
     def abandon(self) -> None:
         """Drop the staged block (it was not committed)."""
         self.state.discard()
@@ -195,7 +209,7 @@ class Chain:
         block = executed.block
         if commit.height != block.height or commit.block_hash != block.hash:
             raise ChainError("bad_commit", "commit certificate is for another block")
-        problem = commit.verify(self.chain_id, self.validators())
+        problem = commit.verify(self.chain_id, self.validators(block.height))
         if problem:
             raise ChainError("bad_commit", problem)
         self.store.write_block(block, commit, executed.result.receipts, executed.writes, executed.result.touched)

@@ -3,13 +3,14 @@
     <home>/config.json     API address, block interval, mempool size, dev mode
     <home>/genesis.json    see node/genesis.py
     <home>/node_key.json   the validator's ed25519 seed (mode 0600; the node signs unattended)
-    <home>/data/           LevelDB
+    <home>/signing_state.json  last signed height/round/step (validators; see node/signing.py)
+    <home>/data/           LevelDB and the consensus WAL
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from node.keys import KeyPair
@@ -29,6 +30,11 @@ class NodeConfig:
     mempool_capacity: int = 10_000
     query_gas_limit: int = 50_000_000
     dev: bool = False
+    p2p_host: str = "127.0.0.1"
+    p2p_port: int = 26656
+    peers: list[dict] = field(default_factory=list)  # {"address", "p2p_url", "api_url"}
+    admin_token: str = ""
+    timeouts: dict = field(default_factory=dict)     # overrides of consensus TimeoutConfig fields
 
 
 class NodeHome:
@@ -50,6 +56,14 @@ class NodeHome:
     @property
     def data_dir(self) -> Path:
         return self.path / "data"
+
+    @property
+    def signing_state_file(self) -> Path:
+        return self.path / "signing_state.json"
+
+    @property
+    def wal_file(self) -> Path:
+        return self.data_dir / "consensus.wal"
 
     def exists(self) -> bool:
         return self.config_file.exists()

@@ -11,3 +11,7 @@ class ApiError(Exception):
 
     def to_json(self) -> dict:
         return {"code": self.code, "message": self.message}
+
+
+class NodeHalted(Exception):
+    """The node stopped itself rather than risk safety (e.g. a refused double-sign)."""

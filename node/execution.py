@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from contracts.errors import CompileError, VMError
 from contracts.gas import GasMeter
 from contracts.vm import run_call
-from node import governance, statekeys
+from node import governance, statekeys, validators
 from node.encoding import decode, encode
 from node.host import ChainHost, ProgramCache
 from node.keys import contract_address, is_address
@@ -31,6 +31,7 @@ class InvalidTransaction(Exception):
 
 @dataclass(frozen=True)
 class BlockContext:
+    chain_id: str
     height: int
     timestamp_ms: int
 
@@ -105,7 +106,7 @@ class Executor:
                 host = self.deploy(overlay, ctx, params, created, payload.source, payload.args, sender, gas)
                 events = tuple(host.events)
             elif isinstance(payload, GovernancePayload):
-                result = governance.approve(overlay, sender, payload.action, payload.params)
+                result = governance.approve(overlay, ctx.chain_id, ctx.height, sender, payload.action, payload.params)
             status, code, message = STATUS_OK, "", ""
         except (VMError, CompileError, governance.GovernanceError) as exc:
             if exc.code == HOST_ERROR:
@@ -127,6 +128,7 @@ class Executor:
         the block gas or size limits are left out; otherwise (a validator) they raise
         InvalidTransaction.
         """
+        validators.promote_due(overlay, ctx.height)
         params = load_params(overlay)
         out = ExecutionResult()
         for tx in txs:

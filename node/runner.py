@@ -1,4 +1,8 @@
-"""Starting a node process: open the chain, serve the API, run the block driver until stopped."""
+"""Starting a node process: open the chain, serve the API, run the block driver until stopped.
+
+A dev home (``node init --dev``) runs the single-authority ``DevDriver``; any other home runs
+the BFT driver over the peer network, with the consensus WAL and the guarded signer.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -7,39 +11,93 @@ import signal
 
 from aiohttp import web
 
+from consensus.engine import Engine
+from consensus.timeouts import TimeoutConfig
 from node.api import Api
+from node.bftdriver import BftDriver
+from node.blocksync import BlockSync
 from node.chain import Chain
-from node.config import NodeHome
+from node.config import NodeConfig, NodeHome
 from node.devdriver import DevDriver
 from node.genesis import Genesis
+from node.keys import address_of
+from node.p2p import PeerInfo, PeerNetwork
 from node.service import NodeService
+from node.signing import GuardedSigner
+from node.wal import ConsensusWal
 
 log = logging.getLogger("flexledger.node")
 
 
+async def _start_site(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+def _bft_driver(home: NodeHome, config: NodeConfig, service: NodeService) -> tuple[BftDriver, PeerNetwork]:
+    key = home.load_key()
+    signer = GuardedSigner(key, home.signing_state_file)
+    peer_addresses = {p["address"] for p in config.peers}
+    chain = service.chain
+
+    def allowed(public_key: bytes) -> bool:
+        address = address_of(public_key)
+        return address in peer_addresses or chain.validators().by_address(address) is not None
+
+    driver: BftDriver | None = None
+    network = PeerNetwork(chain.chain_id, key, [PeerInfo(p["address"], p["p2p_url"]) for p in config.peers],
+                          allowed, lambda peer, kind, payload: driver.on_frame(peer, kind, payload))
+    engine = Engine(chain.chain_id, signer, TimeoutConfig(**config.timeouts))
+    driver = BftDriver(service, engine, key, network, ConsensusWal(home.wal_file),
+                       BlockSync(service, {p["address"]: p["api_url"] for p in config.peers},
+                                 lambda address: address in network.isolated))
+    service.isolate = network.isolate
+    return driver, network
+
+
 async def serve(home: NodeHome, block_interval: float | None = None, port: int | None = None) -> None:
     config = home.load_config()
-    if not config.dev:
-        raise SystemExit("this node home is not a dev node; multi-validator nodes start with the consensus driver")
     chain = Chain(home.data_dir, Genesis.load(home.genesis_file))
     service = NodeService(chain, config.mempool_capacity)
-    driver = DevDriver(service, home.load_key(), block_interval or config.block_interval)
-    runner = web.AppRunner(Api(service, config.query_gas_limit).app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, config.api_host, port or config.api_port)
-    await site.start()
-    log.info("node %s serving on http://%s:%d at height %d", chain.chain_id, config.api_host,
-             port or config.api_port, chain.height)
+    sites: list[web.AppRunner] = []
+    network: PeerNetwork | None = None
+    driver: DevDriver | BftDriver | None = None
+    try:
+        if config.dev:
+            driver = DevDriver(service, home.load_key(), block_interval or config.block_interval)
+        else:
+            driver, network = _bft_driver(home, config, service)
+            p2p_app = web.Application()
+            p2p_app.add_routes(network.routes())
+            sites.append(await _start_site(p2p_app, config.p2p_host, config.p2p_port))
+            await network.start()
+        api = Api(service, config.query_gas_limit, config.admin_token)
+        sites.append(await _start_site(api.app(), config.api_host, port or config.api_port))
+        log.info("node %s serving the API on http://%s:%d at height %d", chain.chain_id, config.api_host,
+                 port or config.api_port, chain.height)
+        await _run_until_signal(driver)
+    finally:
+        if network is not None:
+            await network.stop()
+        for site in sites:
+            await site.cleanup()
+        if isinstance(driver, BftDriver):
+            driver.close()
+        chain.close()
+        log.info("node stopped at height %d", chain.height)
+
+
+async def _run_until_signal(driver) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    producing = asyncio.create_task(driver.run())
+    running = asyncio.create_task(driver.run())
     stopping = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({producing, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    producing.cancel()
-    await runner.cleanup()
-    chain.close()
-    if producing in done and producing.exception():
-        raise producing.exception()
-    log.info("node stopped at height %d", chain.height)
+    done, _ = await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    running.cancel()
+    stopping.cancel()
+    if running in done and not running.cancelled() and running.exception():
+        raise running.exception()

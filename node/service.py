@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Protocol
+from typing import Callable, Protocol
 
 from node.chain import Chain, ExecutedBlock
 from node.encoding import sha256
 from node.errors import ApiError
 from node.host import ProgramCache
 from node.mempool import Mempool
+from node.metrics import Metrics
 from node.receipt import Receipt
 from node.tx import Transaction
 
@@ -60,9 +61,13 @@ class NodeService:
         self.subscribers: set[Subscriber] = set()
         self.started_at = time.time()
         self.last_block_ms = 0.0
+        self.on_tx_admitted: Callable[[Transaction], None] | None = None
+        self.consensus_status: Callable[[], dict] | None = None
+        self.isolate: Callable[[set[str]], None] | None = None
+        self.metrics = Metrics()
 
     # -- transactions ----------------------------------------------------------------------
-    def check_and_add(self, data: bytes) -> Transaction:
+    def check_and_add(self, data: bytes, gossip: bool = True) -> Transaction:
         try:
             tx = self.mempool.check(data, self.chain.params(), self.chain.nonce)
         except ApiError as exc:
@@ -70,6 +75,8 @@ class NodeService:
                 raise ApiError("already_committed", "this exact transaction is already committed", 409) from None
             raise
         self.mempool.add(tx)
+        if gossip and self.on_tx_admitted is not None:
+            self.on_tx_admitted(tx)
         return tx
 
     async def wait_for_commit(self, tx_hash: bytes, timeout: float) -> Receipt:
@@ -95,6 +102,7 @@ class NodeService:
     # -- after each block ------------------------------------------------------------------
     def after_commit(self, executed: ExecutedBlock, execution_ms: float) -> None:
         self.last_block_ms = execution_ms
+        self.metrics.block_committed(len(executed.block.txs), execution_ms)
         self.mempool.remove_committed(self.chain.nonce)
         for receipt in executed.result.receipts:
             for future in self._waiters.pop(receipt.tx_hash, []):

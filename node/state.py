@@ -40,6 +40,7 @@ class CommittedState:
         self.store = store
         self.tree = SparseMerkleTree.from_items(store.state_iter())
         self._undo: dict[bytes, bytes | None] | None = None
+        self._redo: dict[bytes, bytes | None] = {}
 
     def get(self, key: bytes) -> bytes | None:
         return self.store.state_get(key)
@@ -53,26 +54,36 @@ class CommittedState:
         return self.tree.root()
 
     def prove(self, key: bytes) -> tuple[bytes | None, Proof]:
-        if self._undo is not None:
-            raise RuntimeError("cannot prove while a block is staged")
-        return self.get(key), self.tree.prove(key)
+        """The committed value of ``key`` and its proof against the committed root.
+
+        If a block is staged (executed, awaiting its decision), the tree is stepped back to
+        the committed state for the proof and forward again afterwards.
+        """
+        if self._undo is None:
+            return self.get(key), self.tree.prove(key)
+        self.tree.update(self._undo)
+        try:
+            return self.get(key), self.tree.prove(key)
+        finally:
+            self.tree.update(self._redo)
 
     def stage(self, writes: dict[bytes, bytes | None]) -> bytes:
         """Apply ``writes`` to the tree and return the resulting root; undo with ``discard``."""
         if self._undo is not None:
             raise RuntimeError("a block is already staged")
         self._undo = {key: self.get(key) for key in writes}
+        self._redo = dict(writes)
         self.tree.update(writes)
         return self.tree.root()
 
     def commit_staged(self) -> None:
         """The staged writes are now in the store; forget how to undo them."""
-        self._undo = None
+        self._undo, self._redo = None, {}
 
     def discard(self) -> None:
         if self._undo is not None:
             self.tree.update(self._undo)
-            self._undo = None
+            self._undo, self._redo = None, {}
 
 
 class Overlay:

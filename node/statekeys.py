@@ -6,6 +6,8 @@
     chain:params               -> chain parameters
     chain:validators           -> the validator set
     chain:contracts            -> name -> address of the genesis contracts
+    chain:pending_validators   -> [effective height, validator set] of an approved change
+    offender:<addr 20B>        -> heights of proven double-signing by that validator
     gov:<proposal id>          -> an open governance proposal
 """
 from __future__ import annotations
@@ -15,6 +17,11 @@ from node.keys import address_bytes
 PARAMS = b"chain:params"
 VALIDATORS = b"chain:validators"
 GENESIS_CONTRACTS = b"chain:contracts"
+PENDING_VALIDATORS = b"chain:pending_validators"
+
+
+def offender(address: str) -> bytes:
+    return b"offender:" + address_bytes(address)
 
 
 def account(address: str) -> bytes:

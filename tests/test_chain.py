@@ -8,7 +8,7 @@ from node.chain import Chain, ChainError
 from node.errors import ApiError
 from node.keys import KeyPair, contract_address
 from node.smt import verify_proof
-from node.tx import CallPayload, DeployPayload, GovernancePayload
+from node.tx import CallPayload, DeployPayload, GovernancePayload, Transaction
 from tests.chainkit import SUPPLY, TOKEN
 
 COUNTER = (Path(__file__).parent / "contracts" / "counter.py").read_text()
@@ -171,4 +171,37 @@ def test_block_with_timestamp_too_far_ahead_is_refused(chain, tmp_path):
         replica.chain.execute_block(block, now_ms=block.header.timestamp_ms - 60_000)
     assert info.value.code == "bad_timestamp"
     replica.chain.execute_block(block, now_ms=block.header.timestamp_ms)
+    replica.close()
+
+
+def test_proofs_are_against_the_committed_root_while_a_block_is_staged(chain):
+    alice = KeyPair.generate()
+    chain.call(chain.issuer, TOKEN, "transfer", alice.address, 42)
+    key = statekeys.storage(TOKEN, "balance:" + alice.address)
+    committed_root = chain.chain.head.header.state_root
+    chain.submit(chain.tx(chain.issuer, CallPayload(TOKEN, "transfer", [alice.address, 8])))
+    staged = chain.chain.propose(chain.service.mempool.reap(chain.chain.nonce, 10), chain.chain.next_timestamp(0),
+                                 chain.validator.address, None)
+    assert staged.block.header.state_root != committed_root
+    value, proof, header = chain.chain.prove(key)
+    assert header.state_root == committed_root and verify_proof(committed_root, key, value, proof)
+    assert chain.chain.state.root() == staged.block.header.state_root  # still staged afterwards
+    chain.chain.abandon()
+    assert chain.chain.state.root() == committed_root
+
+
+def test_validator_refuses_a_block_with_a_forged_transaction(chain, tmp_path):
+    from node.block import tx_root
+    from tests.chainkit import LocalChain
+    replica = LocalChain(tmp_path / "replica", chain.validator, chain.issuer)
+    mallory = KeyPair.generate()
+    honest = chain.tx(chain.issuer, CallPayload(TOKEN, "transfer", [mallory.address, 5]))
+    forged = Transaction(honest.chain_id, chain.issuer.public_key, honest.nonce, honest.gas_limit,
+                         CallPayload(TOKEN, "transfer", [mallory.address, 10**9]), mallory.sign(b"not the issuer"))
+    staged = chain.chain.propose([forged], chain.chain.next_timestamp(0), chain.validator.address, None)
+    block = staged.block.with_header(tx_root=tx_root([forged]))
+    chain.chain.abandon()
+    with pytest.raises(ChainError) as info:
+        replica.chain.execute_block(block)
+    assert info.value.code == "invalid_tx" and "bad signature" in info.value.message
     replica.close()

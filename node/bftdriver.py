@@ -1,0 +1,247 @@
+"""The BFT block driver: runs the consensus engine over the peer network for a validator set.
+
+It carries out the engine's actions: signed messages go to the WAL (fsynced) and then to
+every peer; timeouts become event-loop timers; ``BuildBlock`` proposes from the mempool;
+``CheckBlock`` executes a proposed block; ``Decide`` commits the block with its commit
+certificate and starts the next height. Received proposals and votes are logged to the WAL,
+fed to the engine and relayed once to the other peers. Transactions admitted through the API
+are gossiped to every peer. Evidence of double-signing is submitted as a governance
+transaction signed with the node key. A node that sees messages from a later height, or a
+peer ahead of it, catches up by block sync first.
+
+Votes are not sent once and forgotten: a node sends its own messages for the current height
+to every peer that links up (a restarted node, a healed partition), and rebroadcasts them
+while the height does not advance. Without this, validators waiting in a high round for
+votes that were sent while a peer was down would wait forever.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+
+from consensus.engine import Engine
+from consensus.messages import (Broadcast, BuildBlock, CheckBlock, Decide, DuplicateVoteEvidence, EvidenceFound,
+                                Proposal, ScheduleTimeout, Vote)
+from node.block import Block, BlockFormatError
+from node.blocksync import BlockSync
+from node.chain import ChainError
+from node.errors import ApiError, NodeHalted
+from node.keys import KeyPair
+from node.p2p import PeerNetwork
+from node.service import NodeService
+from node.tx import GovernancePayload, Transaction
+from node.signing import DoubleSignRefused
+from node.wal import ConsensusWal
+
+log = logging.getLogger("flexledger.bft")
+
+KIND_TX, KIND_PROPOSAL, KIND_VOTE = 1, 2, 3
+SEEN_LIMIT = 50_000
+SYNC_POLL = 2.0  # seconds between block-sync checks and rebroadcasts of a stuck height
+EVIDENCE_GAS = 1_000_000
+
+
+class BftDriver:
+    def __init__(self, service: NodeService, engine: Engine, node_key: KeyPair, network: PeerNetwork,
+                 wal: ConsensusWal, sync: BlockSync):
+        self.service = service
+        self.chain = service.chain
+        self.engine = engine
+        self.node_key = node_key
+        self.network = network
+        self.wal = wal
+        self.sync = sync
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._timers: list[asyncio.TimerHandle] = []
+        self.failure: DoubleSignRefused | None = None
+        network.on_link = self._resend_to
+        service.on_tx_admitted = self._gossip_tx
+        service.consensus_status = self.status
+
+    # -- running ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        await self.sync.catch_up()
+        height = self.chain.height + 1
+        self.engine.restore([_decode_message(m) for m in self.wal.messages(height, own=True)])
+        self._start_height()
+        for message in self.wal.messages(height, own=False):
+            self._feed(_decode_message(message))
+        while self.failure is None:
+            height = self.chain.height
+            try:
+                await asyncio.wait_for(self.sync.wake.wait(), SYNC_POLL)
+            except asyncio.TimeoutError:
+                if self.chain.height == height:
+                    self._rebroadcast()
+            self.sync.wake.clear()
+            if self.failure is None and await self.sync.catch_up():
+                self._start_height()
+        raise NodeHalted(f"stopping: {self.failure}. This validator's signing state says it signed something "
+                         f"else at this height and round; investigate before restarting it")
+
+    def _start_height(self) -> None:
+        height = self.chain.height + 1
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        self.wal.start_height(height)
+        self._engine(self.engine.start_height, height, self.chain.validators(height))
+
+    # -- from peers --------------------------------------------------------------------------
+    def on_frame(self, peer: str, kind: int, payload: bytes) -> None:
+        if kind == KIND_TX:
+            try:
+                self.service.check_and_add(payload, gossip=False)
+            except ApiError:
+                pass
+            return
+        if kind not in (KIND_PROPOSAL, KIND_VOTE) or not self._first_time(kind, payload):
+            return
+        try:
+            message = Proposal.from_bytes(payload) if kind == KIND_PROPOSAL else Vote.from_bytes(payload)
+        except ValueError:
+            log.warning("malformed consensus message from %s", peer)
+            return
+        if message.height > self.chain.height + 1:
+            self.sync.wake.set()
+        if message.height == self.chain.height + 1:
+            self.wal.append_received(message.height, _encode_message(message))
+        self.network.broadcast(kind, payload, exclude=peer)
+        self._feed(message)
+
+    def _feed(self, message: Proposal | Vote) -> None:
+        self._engine(self.engine.on_proposal if isinstance(message, Proposal) else self.engine.on_vote, message)
+
+    def _first_time(self, kind: int, payload: bytes) -> bool:
+        key = bytes([kind]) + payload[:4096]
+        if key in self._seen:
+            return False
+        self._seen[key] = None
+        if len(self._seen) > SEEN_LIMIT:
+            self._seen.popitem(last=False)
+        return True
+
+    def _own_messages(self) -> list[tuple[int, bytes]]:
+        return [(data[0], data[1:]) for data in self.wal.messages(self.chain.height + 1, own=True)]
+
+    def _resend_to(self, peer: str) -> None:
+        for kind, payload in self._own_messages():
+            self.network.send(peer, kind, payload)
+
+    def _rebroadcast(self) -> None:
+        for kind, payload in self._own_messages():
+            self.network.broadcast(kind, payload)
+
+    def _gossip_tx(self, tx: Transaction) -> None:
+        self.network.broadcast(KIND_TX, tx.to_bytes())
+
+    # -- engine actions ------------------------------------------------------------------------
+    def _engine(self, method, *args) -> None:
+        """Call the engine and carry out its actions; a refused signature stops this node."""
+        if self.failure is None:
+            self._handle(self._guarded(method, *args))
+
+    def _guarded(self, method, *args) -> list:
+        """Call the engine; on a refused signature, record the failure (``run`` then stops) and act no more."""
+        try:
+            return method(*args)
+        except DoubleSignRefused as exc:
+            log.critical("refusing to double-sign: %s", exc)
+            self.failure = exc
+            self.sync.wake.set()
+            return []
+
+    def _handle(self, actions: list) -> None:
+        queue = list(actions)
+        while queue:
+            action = queue.pop(0)
+            queue.extend(self._act(action))
+
+    def _act(self, action) -> list:
+        if isinstance(action, Broadcast):
+            message = action.message
+            if isinstance(message, (Proposal, Vote)):
+                payload = message.to_bytes()
+                self.wal.append_own(message.height, _encode_message(message))
+                self._first_time(KIND_PROPOSAL if isinstance(message, Proposal) else KIND_VOTE, payload)
+                self.network.broadcast(KIND_PROPOSAL if isinstance(message, Proposal) else KIND_VOTE, payload)
+            return []
+        if isinstance(action, ScheduleTimeout):
+            loop = asyncio.get_running_loop()
+            self._timers.append(loop.call_later(action.delay, self._on_timeout, action.timeout))
+            return []
+        if isinstance(action, BuildBlock):
+            return self._build(action)
+        if isinstance(action, CheckBlock):
+            return self._check(action)
+        if isinstance(action, Decide):
+            self._decide(action)
+            return []
+        if isinstance(action, EvidenceFound):
+            self._report(action.evidence)
+            return []
+        raise TypeError(f"unknown engine action {action!r}")
+
+    def _on_timeout(self, timeout) -> None:
+        if timeout.height == self.chain.height + 1:
+            self._engine(self.engine.on_timeout, timeout)
+
+    def _build(self, action: BuildBlock) -> list:
+        txs = self.service.mempool.reap(self.chain.nonce, self.chain.params().max_block_txs)
+        executed = self.chain.propose(txs, self.chain.next_timestamp(int(time.time() * 1000)), self.node_key.address,
+                                      self.chain.store.commit(self.chain.height))
+        block = executed.block
+        return self._guarded(self.engine.on_block_built, action.height, action.round, block.hash, block.to_bytes())
+
+    def _check(self, action: CheckBlock) -> list:
+        valid = False
+        try:
+            block = Block.from_bytes(action.block)
+            if block.hash == action.block_hash:
+                self.chain.execute_block(block, now_ms=int(time.time() * 1000),
+                                         verified=self.service.mempool.__contains__)
+                valid = True
+        except (BlockFormatError, ChainError) as exc:
+            log.warning("proposed block %s at height %d is invalid: %s", action.block_hash.hex()[:12],
+                        action.height, exc)
+        return self._guarded(self.engine.on_block_checked, action.height, action.round, action.block_hash, valid)
+
+    def _decide(self, action: Decide) -> None:
+        started = time.perf_counter()
+        staged = self.chain.staged
+        if staged is None or staged.block.hash != action.block_hash:
+            staged = self.chain.execute_block(Block.from_bytes(action.block))
+        self.chain.commit(staged, action.commit)
+        self.service.after_commit(staged, (time.perf_counter() - started) * 1000)
+        self._start_height()
+
+    def _report(self, evidence: DuplicateVoteEvidence) -> None:
+        log.warning("double-signing by %s at height %d; reporting evidence", evidence.vote_a.validator,
+                    evidence.vote_a.height)
+        nonce = self.service.next_nonce(self.node_key.address)
+        tx = Transaction(self.chain.chain_id, self.node_key.public_key, nonce, EVIDENCE_GAS,
+                         GovernancePayload("report_evidence", {"evidence": evidence.to_bytes()})).signed(self.node_key)
+        try:
+            self.service.check_and_add(tx.to_bytes())
+        except ApiError as exc:
+            log.warning("could not submit evidence: %s", exc.message)
+
+    def status(self) -> dict:
+        return {"height": self.engine.height, "round": self.engine.round, "step": self.engine.step,
+                "peers": self.network.connected()}
+
+    def close(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self.wal.close()
+
+
+def _encode_message(message: Proposal | Vote) -> bytes:
+    return bytes([KIND_PROPOSAL if isinstance(message, Proposal) else KIND_VOTE]) + message.to_bytes()
+
+
+def _decode_message(data: bytes) -> Proposal | Vote:
+    return Proposal.from_bytes(data[1:]) if data[0] == KIND_PROPOSAL else Vote.from_bytes(data[1:])
+
