@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench soak clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "FlexLedger needs Python 3.11 or newer")'
@@ -23,6 +23,9 @@ bench: $(STAMP)
 	$(PY) bench/bench_transfers.py
 	$(PY) bench/bench_vm.py
 	$(PY) bench/bench_smt.py
+
+soak: $(STAMP)
+	$(PY) -m testnet.faultrun --seconds 300 --seed 7
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

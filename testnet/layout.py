@@ -1,0 +1,132 @@
+"""Generating a local testnet: keys, one genesis, and a node home per validator.
+
+    <dir>/testnet.json        the nodes: name, address, ports, home
+    <dir>/wallet/keys/        the token issuer's key (password: $FLEXLEDGER_PASSWORD or "testnet")
+    <dir>/nodes/<name>/       node homes (node/config.py), with node.log and node.pid
+
+The first validator is the DSO, the others aggregators, each with voting power 10. Every
+node lists every other as a peer on 127.0.0.1 ports picked free at generation time.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from consensus.types import Validator, ValidatorSet
+from market.genesis import market_genesis
+from node.config import NodeConfig, NodeHome
+from node.genesis import Genesis
+from node.keys import KeyPair
+from node.keystore import Keystore
+from node.params import ChainParams
+from node.signing import GuardedSigner
+from testnet.devnode import free_port
+
+DEFAULT_PASSWORD = "testnet"
+ISSUER_SUPPLY = 10**9 * 10**6
+TESTNET_TIMEOUTS = {"propose": 1.0, "propose_delta": 0.5, "prevote": 0.5, "prevote_delta": 0.25,
+                    "precommit": 0.5, "precommit_delta": 0.25, "cap": 5.0, "commit": 0.2}
+
+
+@dataclass
+class NodeEntry:
+    name: str
+    address: str
+    api_port: int
+    p2p_port: int
+    home: str
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+
+@dataclass
+class TestnetLayout:
+    directory: Path
+    chain_id: str
+    nodes: list[NodeEntry]
+
+    @property
+    def manifest(self) -> Path:
+        return self.directory / "testnet.json"
+
+    @property
+    def wallet(self) -> Path:
+        return self.directory / "wallet"
+
+    def node(self, name: str) -> NodeEntry:
+        for entry in self.nodes:
+            if entry.name == name:
+                return entry
+        raise KeyError(f"no node {name!r} in this testnet (nodes: {', '.join(n.name for n in self.nodes)})")
+
+    def save(self) -> None:
+        self.manifest.write_text(json.dumps({"chain_id": self.chain_id, "nodes": [asdict(n) for n in self.nodes]},
+                                            indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path) -> "TestnetLayout":
+        manifest = Path(directory) / "testnet.json"
+        if not manifest.exists():
+            raise FileNotFoundError(f"no testnet in {directory}: run 'flexledger testnet up' first")
+        doc = json.loads(manifest.read_text())
+        return cls(Path(directory), doc["chain_id"], [NodeEntry(**n) for n in doc["nodes"]])
+
+
+def node_names(count: int) -> list[str]:
+    return ["dso"] + [f"agg{i}" for i in range(1, count)]
+
+
+def generate(directory: Path, validators: int, chain_id: str = "flexledger-testnet",
+             timeouts: dict | None = None) -> TestnetLayout:
+    """Write keys, genesis and configs for ``validators`` nodes under ``directory``."""
+    if validators < 1:
+        raise ValueError("a testnet needs at least one validator")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    password = os.environ.get("FLEXLEDGER_PASSWORD", DEFAULT_PASSWORD)
+    issuer = Keystore(directory / "wallet" / "keys").create("issuer", password)
+    keys = [KeyPair.generate() for _ in range(validators)]
+    names = node_names(validators)
+    validator_set = ValidatorSet(tuple(Validator(name, key.public_key, 10, "dso" if i == 0 else "aggregator")
+                                       for i, (name, key) in enumerate(zip(names, keys))))
+    contracts, calls = market_genesis(issuer.address, {issuer.address: ISSUER_SUPPLY})
+    genesis = Genesis(chain_id, int(time.time() * 1000), validator_set, ChainParams(), contracts, calls)
+    entries = [NodeEntry(name, key.address, free_port(), free_port(), str(directory / "nodes" / name))
+               for name, key in zip(names, keys)]
+    for entry, key in zip(entries, keys):
+        write_node_home(NodeHome(Path(entry.home)), key, genesis, entry, entries, timeouts)
+    layout = TestnetLayout(directory, chain_id, entries)
+    layout.save()
+    return layout
+
+
+def write_node_home(home: NodeHome, key: KeyPair, genesis: Genesis, me: NodeEntry, everyone: list[NodeEntry],
+                    timeouts: dict | None = None) -> None:
+    home.save_key(key)
+    genesis.save(home.genesis_file)
+    GuardedSigner.create(home.signing_state_file)
+    peers = [{"address": n.address, "p2p_url": f"http://127.0.0.1:{n.p2p_port}", "api_url": n.api_url}
+             for n in everyone if n.name != me.name]
+    home.save_config(NodeConfig(api_port=me.api_port, p2p_port=me.p2p_port, peers=peers,
+                                admin_token=secrets.token_hex(16), timeouts=timeouts or TESTNET_TIMEOUTS))
+
+
+def add_node(layout: TestnetLayout, name: str) -> tuple[NodeEntry, KeyPair]:
+    """Create the home of a new node that joins ``layout`` (it becomes a validator once governance adds it)."""
+    if any(n.name == name for n in layout.nodes):
+        raise ValueError(f"a node named {name!r} already exists")
+    first = NodeHome(Path(layout.nodes[0].home))
+    genesis = Genesis.load(first.genesis_file)
+    key = KeyPair.generate()
+    entry = NodeEntry(name, key.address, free_port(), free_port(), str(layout.directory / "nodes" / name))
+    write_node_home(NodeHome(Path(entry.home)), key, genesis, entry, [*layout.nodes, entry],
+                    first.load_config().timeouts)
+    layout.nodes.append(entry)
+    layout.save()
+    return entry, key

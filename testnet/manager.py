@@ -1,0 +1,202 @@
+"""Running a local testnet: every node its own OS process on loopback, and fault injection.
+
+The process ids live in ``<node home>/node.pid`` so that separate ``flexledger testnet``
+commands can manage the same testnet. Faults: kill (SIGKILL), restart, pause (SIGSTOP),
+resume (SIGCONT), and partitions, which ask each node (``POST /admin/isolate``) to cut its
+links to the nodes outside its group.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from node.client import ClientError, NodeClient
+from node.config import NodeHome
+from testnet.layout import NodeEntry, TestnetLayout
+
+
+STARTUP_GRACE = 20.0  # seconds a freshly started node may take to open its API
+
+
+class TestnetError(Exception):
+    """A testnet operation that could not be done; the message says why."""
+
+
+class Testnet:
+    def __init__(self, layout: TestnetLayout):
+        self.layout = layout
+
+    # -- processes -----------------------------------------------------------------------
+    @staticmethod
+    def _pid_file(entry: NodeEntry) -> Path:
+        return Path(entry.home) / "node.pid"
+
+    def pid(self, entry: NodeEntry) -> int | None:
+        try:
+            pid = int(self._pid_file(entry).read_text())
+            os.kill(pid, 0)
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return None
+        try:  # a zombie (exited, not yet reaped) is not running
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().split(") ")[1].startswith("Z"):
+                    return None
+        except (FileNotFoundError, IndexError):
+            return None
+        return pid
+
+    def start(self, name: str) -> None:
+        entry = self.layout.node(name)
+        if self.pid(entry):
+            raise TestnetError(f"{name} is already running")
+        log = open(Path(entry.home) / "node.log", "ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen([sys.executable, "-m", "cli.main", "node", "start", "--node-home", entry.home],
+                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, env=env)
+        log.close()
+        self._pid_file(entry).write_text(str(process.pid))
+
+    def _signal(self, name: str, sig: int) -> int:
+        entry = self.layout.node(name)
+        pid = self.pid(entry)
+        if pid is None:
+            raise TestnetError(f"{name} is not running")
+        os.kill(pid, sig)
+        return pid
+
+    def kill(self, name: str) -> None:
+        pid = self._signal(name, signal.SIGKILL)
+        _wait_gone(pid)
+        self._pid_file(self.layout.node(name)).unlink(missing_ok=True)
+
+    def stop(self, name: str, timeout: float = 10.0) -> None:
+        entry = self.layout.node(name)
+        pid = self.pid(entry)
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGCONT)  # a paused node cannot act on SIGTERM
+        os.kill(pid, signal.SIGTERM)
+        if not _wait_gone(pid, timeout):
+            os.kill(pid, signal.SIGKILL)
+            _wait_gone(pid)
+        self._pid_file(entry).unlink(missing_ok=True)
+
+    def restart(self, name: str) -> None:
+        if self.pid(self.layout.node(name)):
+            self.kill(name)
+        self.start(name)
+
+    def pause(self, name: str) -> None:
+        self._signal(name, signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        self._signal(name, signal.SIGCONT)
+
+    def up(self, timeout: float = 60.0, min_height: int = 2) -> None:
+        for entry in self.layout.nodes:
+            if not self.pid(entry):
+                self.start(entry.name)
+        self.wait_for_height(min_height, timeout)
+
+    def down(self) -> None:
+        for entry in self.layout.nodes:
+            self.stop(entry.name)
+
+    # -- observing -------------------------------------------------------------------------
+    def client(self, name: str) -> NodeClient:
+        return NodeClient(self.layout.node(name).api_url, timeout=5)
+
+    def height(self, name: str) -> int | None:
+        try:
+            return self.client(name).get("/health")["height"]
+        except ClientError:
+            return None
+
+    def wait_for_height(self, height: int, timeout: float, names: list[str] | None = None) -> None:
+        names = names or [n.name for n in self.layout.nodes]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            heights = {name: self.height(name) for name in names}
+            if all(h is not None and h >= height for h in heights.values()):
+                return
+            for name in names:
+                if self.pid(self.layout.node(name)) is None:
+                    raise TestnetError(f"{name} exited; see {Path(self.layout.node(name).home) / 'node.log'}")
+            time.sleep(0.2)
+        raise TestnetError(f"not every node reached height {height} within {timeout:g} s: {heights}")
+
+    def status(self) -> list[dict]:
+        rows = []
+        for entry in self.layout.nodes:
+            row = {"name": entry.name, "address": entry.address, "api": entry.api_url,
+                   "running": self.pid(entry) is not None}
+            try:
+                doc = self.client(entry.name).status()
+                consensus = doc.get("consensus") or {}
+                row.update(height=doc["height"], round=consensus.get("round"), peers=len(consensus.get("peers", [])))
+            except ClientError:
+                row.update(height=None, round=None, peers=None)
+            rows.append(row)
+        return rows
+
+    # -- partitions ------------------------------------------------------------------------
+    def _isolate(self, entry: NodeEntry, peers: list[str]) -> None:
+        config = NodeHome(Path(entry.home)).load_config()
+        request = urllib.request.Request(entry.api_url + "/admin/isolate", method="POST",
+                                         data=json.dumps({"peers": peers}).encode(),
+                                         headers={"Content-Type": "application/json",
+                                                  "X-Admin-Token": config.admin_token})
+        deadline = time.monotonic() + STARTUP_GRACE
+        while True:
+            try:
+                urllib.request.urlopen(request, timeout=5).read()
+                return
+            except OSError as exc:  # a node that is still starting refuses connections for a moment
+                if time.monotonic() > deadline or "refused" not in str(exc):
+                    raise TestnetError(f"cannot reach {entry.name} to change its links: {exc}") from None
+                time.sleep(0.2)
+
+    def partition(self, groups: list[list[str]]) -> None:
+        names = [name for group in groups for name in group]
+        for name in names:
+            self.layout.node(name)
+        if len(set(names)) != len(names):
+            raise TestnetError("a node is in two groups")
+        for group in groups:
+            outside = [n.address for n in self.layout.nodes if n.name not in group]
+            for name in group:
+                self._isolate(self.layout.node(name), outside)
+
+    def heal(self) -> None:
+        for entry in self.layout.nodes:
+            if self.pid(entry):
+                self._isolate(entry, [])
+
+
+def _wait_gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            finished, _ = os.waitpid(pid, os.WNOHANG)
+            if finished:
+                return True
+        except ChildProcessError:  # not our child: poll for existence
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    if fh.read().split(") ")[1].startswith("Z"):
+                        return True
+            except (FileNotFoundError, IndexError):
+                return True
+        time.sleep(0.05)
+    return False
