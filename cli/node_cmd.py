@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from node.config import DEFAULT_API_PORT, NodeConfig, NodeHome
 from node.genesis import Genesis
 from node.keys import KeyPair
 from node.keystore import read_password
+from node.logs import configure as configure_logs
 from node.params import ChainParams
 from node.signing import GuardedSigner
 
@@ -36,6 +36,8 @@ def register(sub) -> None:
     start.add_argument("--block-interval", type=float, help="seconds between blocks (overrides config)")
     start.add_argument("--port", type=int, help="API port (overrides config)")
     start.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    start.add_argument("--log-format", default="text", choices=["text", "json"],
+                       help="json: one JSON object per line, for log collectors")
     start.set_defaults(run=start_node)
     reset = node.add_parser("reset-signing-state", help="create a fresh signing state: ONLY for a key that has "
                                                         "never signed on this chain (otherwise it may double-sign)")
@@ -78,7 +80,7 @@ def init_node(ctx: Context, args) -> None:
 def start_node(ctx: Context, args) -> None:
     from node.runner import serve  # imported here: the node's dependencies load only when needed
 
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logs(args.log_level, args.log_format)
     home = _home(ctx, args)
     if args.dev and not home.load_config().dev:
         raise CliError(f"{home.path} is not a dev node home; start it without --dev")

@@ -56,6 +56,7 @@ class BftDriver:
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._timers: list[asyncio.TimerHandle] = []
         self.failure: DoubleSignRefused | None = None
+        self.votes_received = 0
         network.on_link = self._resend_to
         service.on_tx_admitted = self._gossip_tx
         service.consensus_status = self.status
@@ -104,6 +105,7 @@ class BftDriver:
         except ValueError:
             log.warning("malformed consensus message from %s", peer)
             return
+        self.votes_received += isinstance(message, Vote)
         if message.height > self.chain.height + 1:
             self.sync.wake.set()
         if message.height == self.chain.height + 1:
@@ -230,7 +232,7 @@ class BftDriver:
 
     def status(self) -> dict:
         return {"height": self.engine.height, "round": self.engine.round, "step": self.engine.step,
-                "peers": self.network.connected()}
+                "peers": self.network.connected(), "votes": self.votes_received}
 
     def close(self) -> None:
         for timer in self._timers:

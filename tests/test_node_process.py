@@ -144,3 +144,11 @@ def test_cli_keys_contracts_and_chain_inspection(dev_node, tmp_path):
     assert called["tx_hash"] in [t["hash"] for t in block["txs"]]
     help_text = dev_node.cli("wallet", "send", "--help").stdout
     assert "amount in tokens" in help_text
+
+
+def test_json_logs_are_one_object_per_line():
+    import logging
+    from node.logs import JsonFormatter
+    record = logging.LogRecord("flexledger.node", logging.INFO, __file__, 1, "committed block %d", (7,), None)
+    doc = json.loads(JsonFormatter().format(record))
+    assert doc["message"] == "committed block 7" and doc["level"] == "INFO" and doc["time"].endswith("Z")

@@ -51,6 +51,8 @@ def test_status_and_metrics_report_consensus(tmp_path):
         assert all(r["running"] and r["height"] >= 2 and r["peers"] == 3 for r in rows), rows
         metrics = urllib.request.urlopen(net.layout.node("dso").api_url + "/metrics", timeout=5).read().decode()
         assert "flexledger_height " in metrics and "flexledger_peers 3" in metrics
+        votes = next(line for line in metrics.splitlines() if line.startswith("flexledger_votes_received_total "))
+        assert int(votes.split()[1]) > 0
 
 
 def test_seeded_fault_run_keeps_every_invariant(tmp_path):
