@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_transfers.py
 	$(PY) bench/bench_vm.py
 	$(PY) bench/bench_smt.py
+	$(PY) bench/bench_testnet.py
 
 soak: $(STAMP)
 	$(PY) -m testnet.faultrun --seconds 300 --seed 7
