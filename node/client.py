@@ -1,14 +1,15 @@
 """A small synchronous client for the node API, used by the CLI, the market helpers and the oracle.
 
-Uses only the standard library (urllib). Errors from the node come back as ``ClientError``
-with the node's code and message; a node that cannot be reached is ``node_unreachable``.
+Uses only the standard library (http.client), with one keep-alive connection per thread.
+Errors from the node come back as ``ClientError`` with the node's code and message; a node
+that cannot be reached is ``node_unreachable``.
 """
 from __future__ import annotations
 
+import http.client
 import json
-import urllib.error
+import threading
 import urllib.parse
-import urllib.request
 from typing import Any
 
 from node.jsonvalues import from_json_value, to_json_value
@@ -33,23 +34,53 @@ class NodeClient:
     def __init__(self, url: str = DEFAULT_NODE, timeout: float = 60.0):
         self.url = url.rstrip("/")
         self.timeout = timeout
+        parsed = urllib.parse.urlsplit(self.url)
+        if parsed.scheme != "http" or not parsed.hostname:
+            raise ClientError("bad_node_url", f"node URL must look like http://host:port, not {url!r}")
+        self._host, self._port, self._base_path = parsed.hostname, parsed.port or 80, parsed.path
+        self._local = threading.local()
+
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+        """This thread's keep-alive connection to the node (made on first use)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+            self._local.connection = connection
+        connection.timeout = timeout
+        if connection.sock is not None:
+            connection.sock.settimeout(timeout)
+        return connection
+
+    def _drop_connection(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
 
     def _request(self, method: str, path: str, body: bytes | None = None,
                  content_type: str = "application/json", timeout: float | None = None) -> dict:
-        request = urllib.request.Request(self.url + path, data=body, method=method,
-                                         headers={"Content-Type": content_type} if body is not None else {})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
+        headers = {"Content-Type": content_type} if body is not None else {}
+        for attempt in (1, 2):  # a kept-alive connection the node closed meanwhile is retried once
+            connection = self._connection(timeout or self.timeout)
             try:
-                doc = json.loads(exc.read())
-            except ValueError:
-                doc = {"code": "http_error", "message": f"HTTP {exc.code}"}
-            raise ClientError(doc.get("code", "http_error"), doc.get("message", ""), exc.code, doc) from None
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ClientError("node_unreachable", f"cannot reach the node at {self.url}: {reason}") from None
+                connection.request(method, self._base_path + path, body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                self._drop_connection()
+                if attempt == 2:  # resending is safe: a tx is identified by its hash, so at worst "already_known"
+                    raise ClientError("node_unreachable", f"cannot reach the node at {self.url}: {exc}") from None
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop_connection()
+                raise ClientError("node_unreachable", f"cannot reach the node at {self.url}: {exc}") from None
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            doc = {"code": "http_error", "message": f"HTTP {response.status}: not JSON"}
+        if response.status >= 400:
+            raise ClientError(doc.get("code", "http_error"), doc.get("message", ""), response.status, doc)
+        return doc
 
     def get(self, path: str, **query: Any) -> dict:
         qs = urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
