@@ -1,18 +1,60 @@
 """The market's part of a genesis file: which contracts to deploy and which calls to make.
 
-Today this is the settlement token with its issuer and opening balances (micro-units).
+The settlement token comes first, with its issuer and opening balances (micro-units); then
+the market contracts of ``market.sources``: registry, meter data, the clearing and
+settlement libraries, and the market itself, whose init receives the others' addresses.
 Tools that write genesis files (``flexledger node init``, testnets, tests) call
 ``market_genesis`` and put its result into ``node.genesis.Genesis``.
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
+from market import sources
 from market.token import TOKEN_NAME, TOKEN_SOURCE
 from node.genesis import GenesisCall, GenesisContract
 
 
-def market_genesis(issuer: str, allocations: dict[str, int]) -> tuple[tuple[GenesisContract, ...],
-                                                                        tuple[GenesisCall, ...]]:
-    contracts = (GenesisContract(TOKEN_NAME, TOKEN_SOURCE, issuer, [issuer]),)
+@dataclass(frozen=True)
+class MarketConfig:
+    """Who runs the registry, and the default session phase lengths in seconds.
+
+    ``authority`` admits participants (default: the token issuer); ``council`` members (a
+    sorted list of addresses) may replace it when ``threshold`` of them vote for the same
+    candidate.  Sessions may set their own phase lengths; these are the defaults.  A session
+    takes at most ``max_orders`` commitments and ``max_entries`` revealed order MTUs: the
+    bound that keeps its clearing and settlement within one transaction's gas (50 M by
+    default) even in the worst case, every order MTU on another device with a 64-character
+    id and from another trader (see docs/market.md, "Limits").
+    """
+
+    authority: str | None = None
+    council: tuple[str, ...] = ()
+    threshold: int = 0
+    commit: int = 3600
+    gate: int = 600
+    reveal: int = 1800
+    settle: int = 2 * 86400
+    max_orders: int = 20_000
+    max_entries: int = 8_000
+
+    def phases(self) -> dict[str, int]:
+        return {name: value for name, value in asdict(self).items() if name in ("commit", "gate", "reveal", "settle")}
+
+
+def market_genesis(issuer: str, allocations: dict[str, int], config: MarketConfig | None = None
+                   ) -> tuple[tuple[GenesisContract, ...], tuple[GenesisCall, ...]]:
+    config = config or MarketConfig()
+    market_config = {name: sources.address(name) for name in (TOKEN_NAME, *sources.LIBRARIES)}
+    market_config.update(phases=config.phases(), max_orders=config.max_orders, max_entries=config.max_entries)
+    init_args = {
+        sources.REGISTRY: [config.authority or issuer, sorted(config.council), config.threshold],
+        sources.METER: [sources.address(sources.REGISTRY)],
+        sources.MARKET: [market_config],
+    }
+    contracts = (GenesisContract(TOKEN_NAME, TOKEN_SOURCE, issuer, [issuer]),
+                 *(GenesisContract(name, sources.source(name), issuer, init_args.get(name, []))
+                   for name in sources.CONTRACTS))
     calls = tuple(GenesisCall(TOKEN_NAME, "mint", issuer, [address, amount])
                   for address, amount in sorted(allocations.items()))
     return contracts, calls

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from consensus.types import Validator, ValidatorSet
-from market.genesis import market_genesis
+from market.genesis import MarketConfig, market_genesis
 from market.token import TOKEN_NAME
 from node.chain import Chain
 from node.devdriver import DevDriver
@@ -24,8 +24,9 @@ TOKEN = genesis_contract_address(TOKEN_NAME)
 SUPPLY = 1_000_000_000_000
 
 
-def make_genesis(validator: KeyPair, issuer: KeyPair, params: ChainParams | None = None) -> Genesis:
-    contracts, calls = market_genesis(issuer.address, {issuer.address: SUPPLY})
+def make_genesis(validator: KeyPair, issuer: KeyPair, params: ChainParams | None = None,
+                 market_config: MarketConfig | None = None) -> Genesis:
+    contracts, calls = market_genesis(issuer.address, {issuer.address: SUPPLY}, market_config)
     return Genesis(CHAIN_ID, 1_767_225_600_000, ValidatorSet((Validator("dso", validator.public_key, 10, "dso"),)),
                    params or ChainParams(), contracts, calls)
 
@@ -34,11 +35,12 @@ class LocalChain:
     """A chain in a temp dir with its validator and token issuer keys."""
 
     def __init__(self, directory: Path, validator: KeyPair | None = None, issuer: KeyPair | None = None,
-                 params: ChainParams | None = None, mempool_capacity: int = 10_000):
+                 params: ChainParams | None = None, mempool_capacity: int = 10_000,
+                 market_config: MarketConfig | None = None):
         self.directory = Path(directory)
         self.validator = validator or KeyPair.generate()
         self.issuer = issuer or KeyPair.generate()
-        self.genesis = make_genesis(self.validator, self.issuer, params)
+        self.genesis = make_genesis(self.validator, self.issuer, params, market_config)
         self.mempool_capacity = mempool_capacity
         self.open()
 

@@ -1,0 +1,700 @@
+"""FlexLedger market sessions (contract language): sealed orders, escrow, clearing, settlement.
+
+A DSO opens a session: a local energy market (``open_energy``), a flexibility request
+(``request_flex``, escrowing the most it may pay) or published feeder capacity
+(``publish_capacity``).  Phases follow block time (chain.time, seconds):
+
+    commit          [opened, gate)            commit(session, sha256 commitment, deposit)
+    gate_closure    [gate, reveal)            nothing is accepted
+    reveal          [reveal, reveal_end)      reveal(session, seq, order, salt)
+    clearing        from reveal_end           anyone calls clear(session)
+    grid_validation_pending                   only with an attestor: attest(session, report)
+    delivery                                  awaiting meter data; anyone calls settle(session)
+    settled                                   payouts made (release(session) for big ones)
+
+The deposit is pulled into escrow with token.transfer_from (approve the market first).  A
+commitment is sha256 of the canonical order text (``commitment_of``) followed by the 32
+salt bytes; orders stay unreadable until revealed.  A commitment not (validly) revealed
+by the end of the reveal phase forfeits its whole deposit to the session's operator (the
+DSO that opened it).  Settlement pays every escrowed micro-unit back out: to traders,
+to the operator, or as forfeits; the token supply never changes.
+
+Clearing and settlement rules live in the stateless library contracts (energy_clearing,
+flex_clearing, capacity_clearing, settlement); see docs/market.md.
+
+init(config) runs at genesis: config {token, registry, meter, energy_clearing,
+flex_clearing, capacity_clearing, settlement (addresses), phases {commit, gate, reveal,
+settle} (default seconds), max_orders (commitments per session), max_entries (revealed
+order MTUs per session: bounds the gas of clear and settle)}.
+
+Storage layout (<sid> = session id, 8 digits; <seq>, <n> zero-padded):
+    "<contract name>"        addresses from the config; "phases", "max_orders"
+    "sessions"               number of sessions opened
+    "s:<sid>"                session record
+    "n:<sid>"                number of commitments in the session
+    "e:<sid>"                order MTUs revealed in the session (see _entries)
+    "c:<sid>:<seq>"          commitment {seq, trader, commitment, deposit, order (None until revealed)}
+    "y:<sid>"                clearing summary
+    "r:<sid>:<n>"            clearing rows (chunks of ROWS_PER_ENTRY), by kind:
+                             energy [mtu, bid_seq, offer_seq, qty, buyer_pays, seller_gets],
+                             flex [seq, qty], capacity [mtu, seq, qty]
+    "l:<sid>:<n>"            settlement lines (see the settlement contract)
+    "q:<sid>:<n>"            payouts [address, amount], by address
+Grid validation: a session with an attestor waits in grid_validation_pending after
+clearing; the clearing rows are the trades an attestation may later curtail or void.
+
+Events: SessionOpened, Committed, Revealed, Cleared, Attested, Settled, Released.
+"""
+
+ENERGY_RULES = ("uniform", "pay_as_bid")
+CAPACITY_RULES = ("premium", "pro_rata", "fcfs")
+DIRECTIONS = ("up", "down")
+BUYING_TYPES = ("load", "storage", "ev_charger", "heat_pump")
+SELLING_TYPES = ("generation", "storage")
+ORDER_FIELDS = ("side", "device", "price", "qty", "min_qty", "mtus", "baseline")
+CONTRACTS = ("token", "registry", "meter", "energy_clearing", "flex_clearing", "capacity_clearing", "settlement")
+HEX_DIGITS = "0123456789abcdef"
+ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789._-"
+ORDER_DOMAIN = "flexledger-order-v1"
+MAX_MTUS = 96
+MAX_BUSES = 64
+MAX_BASELINE_DAYS = 28
+PAGE = 1000
+ROWS_PER_ENTRY = 250
+MAX_PAGE = 200
+
+
+# -- small helpers ----------------------------------------------------------------------
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_id(value):
+    return isinstance(value, str) and 1 <= len(value) <= 64 and all([ch in ID_CHARS for ch in value])
+
+
+def _is_hex(value, digits):
+    return isinstance(value, str) and len(value) == digits and all([d in HEX_DIGITS for d in value])
+
+
+def _is_address(value):
+    return isinstance(value, str) and len(value) == 42 and value.startswith("0x") and _is_hex(value[2:], 40)
+
+
+def _int_of(value, what, low, high):
+    if high is None:
+        require(_is_int(value) and value >= low, what + " must be an int >= " + str(low))
+    else:
+        require(_is_int(value) and low <= value <= high,
+                what + " must be an int between " + str(low) + " and " + str(high))
+    return value
+
+
+def _pad(number, width):
+    text = str(number)
+    return "0" * (width - len(text)) + text
+
+
+def _key(table, sid):
+    return table + ":" + _pad(sid, 8)
+
+
+def _scan_all(prefix):
+    values = []
+    last = None
+    while True:
+        page = storage.scan(prefix, last, PAGE)
+        for key, value in page:
+            values.append(value)
+        if len(page) < PAGE:
+            break
+        last = page[-1][0]
+    return values
+
+
+def _write_rows(table, sid, rows):
+    """Store rows in chunks; returns the number of chunks."""
+    chunks = 0
+    for start in range(0, len(rows), ROWS_PER_ENTRY):
+        storage.set(_key(table, sid) + ":" + _pad(chunks, 6), rows[start:start + ROWS_PER_ENTRY])
+        chunks += 1
+    return chunks
+
+
+def _read_rows(table, sid):
+    rows = []
+    for chunk in _scan_all(_key(table, sid) + ":"):
+        rows.extend(chunk)
+    return rows
+
+
+def _participant(address):
+    return call(storage.get("registry"), "participant", address)
+
+
+# -- sessions ---------------------------------------------------------------------------
+
+def init(config):
+    for name in CONTRACTS:
+        require(_is_address(config.get(name)), "config needs the address of " + name)
+        storage.set(name, config[name])
+    phases = config.get("phases")
+    require(isinstance(phases, dict) and all([name in phases for name in ("commit", "gate", "reveal", "settle")]),
+            "config needs default phases: commit, gate, reveal, settle")
+    _phase_lengths(phases, phases)
+    storage.set("phases", phases)
+    storage.set("max_orders", _int_of(config.get("max_orders"), "max_orders", 1, None))
+    storage.set("max_entries", _int_of(config.get("max_entries"), "max_entries", 1, None))
+
+
+def _phase_lengths(phases, defaults):
+    commit = _int_of(phases.get("commit", defaults["commit"]), "phases.commit", 1, None)
+    gate = _int_of(phases.get("gate", defaults["gate"]), "phases.gate", 0, None)
+    reveal = _int_of(phases.get("reveal", defaults["reveal"]), "phases.reveal", 1, None)
+    settle = _int_of(phases.get("settle", defaults["settle"]), "phases.settle", 0, None)
+    return [commit, gate, reveal, settle]
+
+
+def _common(kind, spec):
+    require(isinstance(spec, dict), "session spec must be a dict")
+    participant = _participant(chain.caller)
+    require(participant is not None and "dso" in participant["roles"], "only a DSO may open a market session")
+    require(_is_id(spec.get("feeder")), "feeder must be 1 to 64 characters from a-z 0-9 . _ -")
+    phases = spec.get("phases", {})
+    require(isinstance(phases, dict), "phases must be a dict of seconds")
+    commit, gate, reveal, settle = _phase_lengths(phases, storage.get("phases"))
+    attestor = spec.get("attestor")
+    require(attestor is None or _is_address(attestor), "attestor must be an address or None")
+    now = chain.time
+    times = {"opened": now, "gate": now + commit, "reveal": now + commit + gate,
+             "reveal_end": now + commit + gate + reveal, "settle_by": now + commit + gate + reveal + settle}
+    return {"kind": kind, "operator": chain.caller, "feeder": spec["feeder"],
+            "first_mtu": _int_of(spec.get("first_mtu"), "first_mtu", 0, None),
+            "n_mtus": _int_of(spec.get("n_mtus"), "n_mtus", 1, MAX_MTUS),
+            "min_deposit": _int_of(spec.get("min_deposit", 0), "min_deposit", 0, None),
+            "attestor": attestor, "times": times, "status": "open", "escrow": 0}
+
+
+def _limits(session, spec):
+    session["min_price"] = _int_of(spec.get("min_price", 0), "min_price", 0, None)
+    session["max_price"] = _int_of(spec.get("max_price"), "max_price", session["min_price"], None)
+    session["min_qty"] = _int_of(spec.get("min_qty", 1), "min_qty", 1, None)
+    session["max_qty"] = _int_of(spec.get("max_qty"), "max_qty", session["min_qty"], None)
+
+
+def _create(session):
+    sid = storage.get("sessions", 0) + 1
+    session["id"] = sid
+    if session["escrow"] > 0:
+        call(storage.get("token"), "transfer_from", chain.caller, chain.self, session["escrow"])
+    storage.set("sessions", sid)
+    storage.set(_key("s", sid), session)
+    emit("SessionOpened", {"session": sid, "kind": session["kind"], "operator": chain.caller,
+                           "feeder": session["feeder"], "first_mtu": session["first_mtu"],
+                           "n_mtus": session["n_mtus"]})
+    return sid
+
+
+def open_energy(spec):
+    """A local energy market session: spec {feeder, first_mtu, n_mtus, min_price, max_price,
+    min_qty, max_qty (Wh per MTU), rule (uniform | pay_as_bid), imbalance_price,
+    min_deposit, phases, attestor}.  Returns the session id."""
+    session = _common("energy", spec)
+    _limits(session, spec)
+    session["rule"] = spec.get("rule", "uniform")
+    require(session["rule"] in ENERGY_RULES, "rule must be uniform or pay_as_bid")
+    session["imbalance_price"] = _int_of(spec.get("imbalance_price", session["max_price"]), "imbalance_price", 0, None)
+    return _create(session)
+
+
+def request_flex(spec):
+    """A flexibility request: spec {feeder, buses (default: the whole feeder), direction
+    (up | down), power (W), first_mtu, n_mtus, max_price (the cap), min_qty (W),
+    penalty_price, tolerance_pct, baseline_days, min_deposit, phases, attestor}.  The DSO
+    escrows ``flex_escrow``, the most the selection can cost."""
+    session = _common("flex", spec)
+    buses = spec.get("buses", [])
+    require(isinstance(buses, list) and len(buses) <= MAX_BUSES and all([_is_id(bus) for bus in buses])
+            and all([buses[k] < buses[k + 1] for k in range(len(buses) - 1)]),
+            "buses must be a sorted list of distinct bus ids")
+    session["buses"] = buses
+    session["direction"] = spec.get("direction")
+    require(session["direction"] in DIRECTIONS, "direction must be up or down")
+    session["power"] = _int_of(spec.get("power"), "power", 1, None)
+    session["min_price"] = 0
+    session["max_price"] = _int_of(spec.get("max_price"), "max_price", 0, None)
+    session["min_qty"] = _int_of(spec.get("min_qty", 1), "min_qty", 1, session["power"])
+    session["max_qty"] = session["power"]
+    session["penalty_price"] = _int_of(spec.get("penalty_price", session["max_price"]), "penalty_price", 0, None)
+    session["tolerance_pct"] = _int_of(spec.get("tolerance_pct", 10), "tolerance_pct", 0, 100)
+    session["baseline_days"] = _int_of(spec.get("baseline_days", 5), "baseline_days", 1, MAX_BASELINE_DAYS)
+    session["escrow"] = flex_escrow(session["power"], session["max_price"], session["n_mtus"])
+    return _create(session)
+
+
+def flex_escrow(power, max_price, n_mtus):
+    """What a DSO escrows for a flexibility request: the selection may overshoot the request
+    by less than one offer, and offers are at most the request, so it costs less than
+    max_price for 2 * power W (2 * power // 4 Wh) in each MTU."""
+    require(all([_is_int(value) and value >= 0 for value in (power, max_price, n_mtus)]),
+            "power, max_price and n_mtus must be ints >= 0")
+    return n_mtus * (max_price * 2 * power // 4000)
+
+
+def publish_capacity(spec):
+    """Feeder capacity for a capacity market: spec {feeder, first_mtu, n_mtus, capacity (W
+    per MTU, a list of n_mtus), rule (premium | pro_rata | fcfs), min_price, max_price
+    (premium only; 0 otherwise), min_qty, max_qty (W), min_deposit, phases, attestor}."""
+    session = _common("capacity", spec)
+    capacity = spec.get("capacity")
+    require(isinstance(capacity, list) and len(capacity) == session["n_mtus"]
+            and all([_is_int(watts) and watts >= 0 for watts in capacity]),
+            "capacity must list n_mtus ints >= 0 (W)")
+    session["capacity"] = capacity
+    session["rule"] = spec.get("rule", "premium")
+    require(session["rule"] in CAPACITY_RULES, "rule must be premium, pro_rata or fcfs")
+    if session["rule"] == "premium":
+        _limits(session, spec)
+    else:
+        require(spec.get("min_price", 0) == 0 and spec.get("max_price", 0) == 0,
+                "social-equity capacity is free: no prices")
+        _limits(session, {"max_price": 0, "min_qty": spec.get("min_qty", 1), "max_qty": spec.get("max_qty")})
+    return _create(session)
+
+
+def _session(sid):
+    require(_is_int(sid) and sid >= 1, "no such session")
+    session = storage.get(_key("s", sid))
+    require(session is not None, "no such session")
+    return session
+
+
+def _phase(session):
+    if session["status"] != "open":
+        return session["status"]
+    times = session["times"]
+    if chain.time < times["gate"]:
+        return "commit"
+    if chain.time < times["reveal"]:
+        return "gate_closure"
+    if chain.time < times["reveal_end"]:
+        return "reveal"
+    return "clearing"
+
+
+def _in_phase(session, phase):
+    current = _phase(session)
+    require(current == phase, "not in the " + phase + " phase (the session is in " + current + ")")
+
+
+# -- orders -----------------------------------------------------------------------------
+
+def commit(sid, commitment, deposit):
+    """Commit to a sealed order with an escrow deposit; returns the commitment's seq."""
+    session = _session(sid)
+    _in_phase(session, "commit")
+    participant = _participant(chain.caller)
+    require(participant is not None, "not a registered participant")
+    if session["kind"] == "flex":
+        require("aggregator" in participant["roles"], "only aggregators may offer flexibility")
+    else:
+        require("aggregator" in participant["roles"] or "prosumer" in participant["roles"],
+                "only prosumers and aggregators may trade")
+    require(_is_hex(commitment, 64), "commitment must be 64 hex digits (sha256)")
+    require(_is_int(deposit) and deposit >= 0, "deposit must be an int >= 0")
+    require(deposit >= session["min_deposit"],
+            "deposit too small: the session requires at least " + str(session["min_deposit"]))
+    seq = storage.get(_key("n", sid), 0) + 1
+    require(seq <= storage.get("max_orders"), "the session is full")
+    if deposit > 0:
+        call(storage.get("token"), "transfer_from", chain.caller, chain.self, deposit)
+    storage.set(_key("n", sid), seq)
+    storage.set(_key("c", sid) + ":" + _pad(seq, 8),
+                {"seq": seq, "trader": chain.caller, "commitment": commitment, "deposit": deposit, "order": None})
+    emit("Committed", {"session": sid, "seq": seq, "trader": chain.caller, "commitment": commitment,
+                       "deposit": deposit})
+    return seq
+
+
+def _sides(kind):
+    if kind == "energy":
+        return ("buy", "sell")
+    if kind == "flex":
+        return ("offer",)
+    return ("bid",)
+
+
+def _check_shape(session, order):
+    require(isinstance(order, dict), "order must be a dict")
+    for field in ORDER_FIELDS:
+        require(field in order, "order is missing " + field)
+    require(len(order) == len(ORDER_FIELDS), "order has unknown fields")
+    require(order["side"] in _sides(session["kind"]),
+            "side must be " + " or ".join(_sides(session["kind"])) + " in this " + session["kind"] + " session")
+    require(_is_id(order["device"]), "device must be a device id")
+    for field in ("price", "qty", "min_qty"):
+        require(_is_int(order[field]), field + " must be an int")
+    require(isinstance(order["mtus"], list) and all([_is_int(m) for m in order["mtus"]]), "mtus must be a list of ints")
+    require(order["baseline"] is None or _is_int(order["baseline"]), "baseline must be an int (Wh) or None")
+
+
+def _canonical(session, trader, order):
+    baseline = "-" if order["baseline"] is None else str(order["baseline"])
+    return "|".join([ORDER_DOMAIN, chain.self, str(session["id"]), trader, order["side"], order["device"],
+                     str(order["price"]), str(order["qty"]), str(order["min_qty"]),
+                     ",".join([str(m) for m in order["mtus"]]), baseline])
+
+
+def _commitment(session, trader, order, salt):
+    return crypto.sha256(_canonical(session, trader, order).encode() + bytes(salt)).hex()
+
+
+def _check_mtus(session, order):
+    mtus = order["mtus"]
+    if session["kind"] == "flex":
+        require(len(mtus) == 0, "a flexibility offer covers the whole request window: mtus must be empty")
+        return
+    require(len(mtus) >= 1 and all([0 <= m < session["n_mtus"] for m in mtus])
+            and all([mtus[k] < mtus[k + 1] for k in range(len(mtus) - 1)]),
+            "mtus must be distinct offsets in ascending order within the session window")
+
+
+def _collateral(session, order):
+    """The least deposit an order needs: all it may have to pay (see docs/market.md)."""
+    count = len(order["mtus"])
+    if session["kind"] == "energy":
+        if order["side"] == "buy":
+            return count * (order["price"] * order["qty"] // 1000)
+        return count * (session["imbalance_price"] * order["qty"] // 1000)
+    if session["kind"] == "flex":
+        return session["n_mtus"] * (session["penalty_price"] * (order["qty"] // 4) // 1000)
+    if session["rule"] == "premium":
+        return count * (order["price"] * order["qty"] // 4000)
+    return 0
+
+
+def _check_order(session, trader, order):
+    """Everything reveal checks about an order's content; returns its collateral."""
+    device = call(storage.get("registry"), "device", order["device"])
+    require(device is not None, "unknown device")
+    manager = device["aggregator"] if device["aggregator"] is not None else device["owner"]
+    require(manager == trader, "device not in the trader's portfolio")
+    require(device["feeder"] == session["feeder"], "device is not on the session's feeder")
+    if session["kind"] == "energy":
+        if order["side"] == "buy":
+            require(device["type"] in BUYING_TYPES, "a " + device["type"] + " device cannot buy energy")
+        else:
+            require(device["type"] in SELLING_TYPES, "a " + device["type"] + " device cannot sell energy")
+        require(order["qty"] <= device["max_power"] // 4,
+                "quantity exceeds what the device can do in one MTU (" + str(device["max_power"] // 4) + " Wh)")
+    else:
+        require(order["qty"] <= device["max_power"], "quantity exceeds the device's maximum power")
+    if session["kind"] == "flex":
+        require(len(session["buses"]) == 0 or device["bus"] in session["buses"],
+                "device is outside the requested buses")
+        require(order["price"] <= session["max_price"], "offer price above the price cap")
+    else:
+        require(order["baseline"] is None, "only flexibility offers have a baseline")
+    require(session["min_price"] <= order["price"] <= session["max_price"], "price outside the session limits")
+    require(session["min_qty"] <= order["qty"] <= session["max_qty"], "quantity outside the session limits")
+    require(1 <= order["min_qty"] <= order["qty"], "minimum quantity must be between 1 and the quantity")
+    _check_mtus(session, order)
+    return _collateral(session, order)
+
+
+def _entries(session, order):
+    """What a revealed order adds to the work of clearing and settling the session: one per
+    MTU it covers; a flexibility offer also reads its meter history for each baseline day."""
+    if session["kind"] != "flex":
+        return len(order["mtus"])
+    return session["n_mtus"] * (1 if order["baseline"] is not None else 1 + session["baseline_days"])
+
+
+def check_order(sid, trader, order):
+    """Check an order as reveal will (all but phase, commitment and deposit); returns the
+    deposit it needs.  Wallets call this read-only before they commit."""
+    session = _session(sid)
+    _check_shape(session, order)
+    return _check_order(session, trader, order)
+
+
+def commitment_of(sid, trader, order, salt):
+    """The commitment (64 hex digits) for ``order`` by ``trader`` with ``salt`` (64 hex digits)."""
+    session = _session(sid)
+    _check_shape(session, order)
+    require(_is_hex(salt, 64), "salt must be 64 hex digits")
+    return _commitment(session, trader, order, salt)
+
+
+def reveal(sid, seq, order, salt):
+    """Reveal the order behind commitment ``seq``."""
+    session = _session(sid)
+    phase = _phase(session)
+    require(phase not in ("commit", "gate_closure"), "not in the reveal phase (the session is in " + phase + ")")
+    require(phase == "reveal", "reveal too late: the reveal phase is over")
+    record = storage.get(_key("c", sid) + ":" + _pad(seq, 8)) if _is_int(seq) and seq >= 1 else None
+    require(record is not None, "no such commitment")
+    require(record["trader"] == chain.caller, "not your commitment")
+    require(record["order"] is None, "order already revealed")
+    _check_shape(session, order)
+    require(_is_hex(salt, 64), "salt must be 64 hex digits")
+    require(_commitment(session, chain.caller, order, salt) == record["commitment"],
+            "reveal does not match the commitment")
+    collateral = _check_order(session, chain.caller, order)
+    require(record["deposit"] >= collateral, "deposit too small for this order: " + str(collateral) + " required")
+    entries = storage.get(_key("e", sid), 0) + _entries(session, order)
+    require(entries <= storage.get("max_entries"),
+            "the session's order book is full (" + str(storage.get("max_entries")) + " order MTUs)")
+    storage.set(_key("e", sid), entries)
+    record["order"] = order
+    storage.set(_key("c", sid) + ":" + _pad(seq, 8), record)
+    emit("Revealed", {"session": sid, "seq": seq, "trader": chain.caller})
+    return True
+
+
+# -- clearing ---------------------------------------------------------------------------
+
+def _clear_energy(session, orders):
+    entries = []
+    for record in orders:
+        order = record["order"]
+        side = 0 if order["side"] == "buy" else 1
+        for mtu in order["mtus"]:
+            entries.append([mtu, side, order["price"], order["qty"], order["min_qty"], record["seq"]])
+    summary = []
+    rows = []
+    for result in call(storage.get("energy_clearing"), "clear", entries, session["rule"]):
+        summary.append([result["mtu"], result["price"], result["bid"], result["ask"], result["volume"],
+                        len(result["trades"])])
+        for trade in result["trades"]:
+            rows.append([result["mtu"]] + trade)
+    return summary, rows
+
+
+def _clear_flex(session, orders):
+    offers = [[r["seq"], r["order"]["price"], r["order"]["qty"], r["order"]["min_qty"]] for r in orders]
+    result = call(storage.get("flex_clearing"), "select", offers, session["power"])
+    summary = {"rule": result["rule"], "requested": session["power"], "offers": len(offers),
+               "awarded": sum([award[1] for award in result["awards"]])}
+    return summary, result["awards"]
+
+
+def _clear_capacity(session, orders):
+    bids = []
+    for record in orders:
+        order = record["order"]
+        for mtu in order["mtus"]:
+            bids.append([mtu, record["seq"], order["price"], order["qty"], order["min_qty"]])
+    summary = []
+    rows = []
+    for result in call(storage.get("capacity_clearing"), "allocate", bids, session["capacity"], session["rule"]):
+        summary.append([result["mtu"], result["capacity"], result["allocated"], len(result["awards"])])
+        for seq, qty in result["awards"]:
+            rows.append([result["mtu"], seq, qty])
+    return summary, rows
+
+
+def clear(sid):
+    """Clear the session's revealed orders (anyone may call once the reveal phase is over)."""
+    session = _session(sid)
+    _in_phase(session, "clearing")
+    orders = [record for record in _scan_all(_key("c", sid) + ":") if record["order"] is not None]
+    if session["kind"] == "energy":
+        summary, rows = _clear_energy(session, orders)
+    elif session["kind"] == "flex":
+        summary, rows = _clear_flex(session, orders)
+    else:
+        summary, rows = _clear_capacity(session, orders)
+    session["chunks"] = {"results": _write_rows("r", sid, rows)}
+    storage.set(_key("y", sid), summary)
+    session["revealed"] = len(orders)
+    session["status"] = "grid_validation_pending" if session["attestor"] is not None else "delivery"
+    storage.set(_key("s", sid), session)
+    emit("Cleared", {"session": sid, "orders": len(orders), "rows": len(rows), "status": session["status"]})
+    return session["status"]
+
+
+def attest(sid, report):
+    """The session's attestor (the grid oracle) accepts the cleared trades as they are."""
+    session = _session(sid)
+    require(session["status"] == "grid_validation_pending", "the session is not waiting for grid validation")
+    require(chain.caller == session["attestor"], "only the session's attestor may attest")
+    require(isinstance(report, str) and len(report) <= 128, "report must be text of at most 128 characters")
+    session["status"] = "delivery"
+    session["attestation"] = report
+    storage.set(_key("s", sid), session)
+    emit("Attested", {"session": sid, "attestor": chain.caller, "report": report})
+    return True
+
+
+# -- settlement -------------------------------------------------------------------------
+
+def _readings(session, keys, required):
+    values = call(storage.get("meter"), "readings", [[key[0], key[1]] for key in keys])
+    readings = {}
+    missing = 0
+    for k in range(len(keys)):
+        if values[k] is None:
+            missing += 1
+        else:
+            readings[keys[k]] = values[k]
+    settle_by = session["times"]["settle_by"]
+    require(not required or missing == 0 or chain.time >= settle_by,
+            "meter data missing for " + str(missing) + " device MTUs: settlement waits for it until time "
+            + str(settle_by))
+    return readings
+
+
+def _settle_energy(session, orders, deposits, rows):
+    trades = []
+    keys = {}
+    for mtu, bid_seq, offer_seq, qty, pays, gets in rows:
+        bid = orders[bid_seq]
+        offer = orders[offer_seq]
+        absolute = session["first_mtu"] + mtu
+        trades.append([absolute, bid["trader"], bid["order"]["device"], offer["trader"], offer["order"]["device"],
+                       qty, pays, gets])
+        keys[(bid["order"]["device"], absolute)] = True
+        keys[(offer["order"]["device"], absolute)] = True
+    readings = _readings(session, list(keys.keys()), True)
+    return call(storage.get("settlement"), "energy", trades, deposits, readings, session["imbalance_price"],
+                session["operator"])
+
+
+def _settle_flex(session, orders, deposits, rows):
+    awards = []
+    keys = {}
+    history = {}
+    first = session["first_mtu"]
+    for seq, qty in rows:
+        record = orders[seq]
+        order = record["order"]
+        awards.append([seq, record["trader"], order["device"], qty, order["price"], order["baseline"]])
+        for mtu in range(first, first + session["n_mtus"]):
+            keys[(order["device"], mtu)] = True
+            if order["baseline"] is None:
+                for day in range(1, session["baseline_days"] + 1):
+                    history[(order["device"], mtu - 96 * day)] = True
+    spec = {"first_mtu": first, "n_mtus": session["n_mtus"], "direction": session["direction"],
+            "tolerance_pct": session["tolerance_pct"], "penalty_price": session["penalty_price"],
+            "baseline_days": session["baseline_days"]}
+    return call(storage.get("settlement"), "flex", awards, deposits, _readings(session, list(keys.keys()), True),
+                _readings(session, list(history.keys()), False), spec, session["operator"])
+
+
+def _settle_capacity(session, orders, deposits, rows):
+    awards = []
+    for mtu, seq, qty in rows:
+        record = orders[seq]
+        awards.append([session["first_mtu"] + mtu, seq, record["trader"], record["order"]["device"], qty,
+                       record["order"]["price"]])
+    return call(storage.get("settlement"), "capacity", awards, deposits, session["rule"], session["operator"])
+
+
+def settle(sid):
+    """Settle a cleared session against meter data and pay out its escrow.
+
+    Waits for every reading it needs until the session's settle_by time; after that,
+    missing readings are not assessed.  Pays the first ROWS_PER_ENTRY payouts; release()
+    pays the rest of a big session."""
+    session = _session(sid)
+    phase = _phase(session)
+    require(phase == "delivery", "not ready to settle (the session is in " + phase + ")")
+    orders = {}
+    deposits = {session["operator"]: session["escrow"]}
+    escrow = session["escrow"]
+    forfeited = 0
+    for record in _scan_all(_key("c", sid) + ":"):
+        escrow += record["deposit"]
+        if record["order"] is None:
+            forfeited += record["deposit"]
+        else:
+            orders[record["seq"]] = record
+            deposits[record["trader"]] = deposits.get(record["trader"], 0) + record["deposit"]
+    rows = _read_rows("r", sid)
+    if session["kind"] == "energy":
+        result = _settle_energy(session, orders, deposits, rows)
+    elif session["kind"] == "flex":
+        result = _settle_flex(session, orders, deposits, rows)
+    else:
+        result = _settle_capacity(session, orders, deposits, rows)
+    payouts = result["payouts"]
+    payouts[session["operator"]] = payouts.get(session["operator"], 0) + forfeited
+    require(sum(payouts.values()) == escrow and all([amount >= 0 for amount in payouts.values()]),
+            "settlement does not balance")
+    paid = [[address, payouts[address]] for address in sorted(payouts.keys()) if payouts[address] > 0]
+    session["chunks"]["lines"] = _write_rows("l", sid, result["lines"])
+    session["chunks"]["payouts"] = _write_rows("q", sid, paid)
+    session["released"] = 0
+    session["status"] = "settled"
+    session["forfeited"] = forfeited
+    emit("Settled", {"session": sid, "escrow": escrow, "forfeited": forfeited, "payouts": len(paid)})
+    _release(sid, session)
+    return len(paid)
+
+
+def _release(sid, session):
+    chunk = session["released"]
+    if chunk < session["chunks"]["payouts"]:
+        token = storage.get("token")
+        for address, amount in storage.get(_key("q", sid) + ":" + _pad(chunk, 6)):
+            call(token, "transfer", address, amount)
+        session["released"] = chunk + 1
+        emit("Released", {"session": sid, "chunk": chunk, "of": session["chunks"]["payouts"]})
+    storage.set(_key("s", sid), session)
+
+
+def release(sid):
+    """Pay the next chunk of a settled session's payouts (anyone may call)."""
+    session = _session(sid)
+    require(session["status"] == "settled", "the session is not settled")
+    require(session["released"] < session["chunks"]["payouts"], "all payouts already released")
+    _release(sid, session)
+    return session["chunks"]["payouts"] - session["released"]
+
+
+# -- queries ----------------------------------------------------------------------------
+
+def _view(session):
+    session["phase"] = _phase(session)
+    session["commits"] = storage.get(_key("n", session["id"]), 0)
+    return session
+
+
+def session(sid):
+    """The session record with its current phase and number of commitments."""
+    return _view(_session(sid))
+
+
+def sessions(start_after=0, limit=100):
+    """Sessions with id > start_after, in id order, at most ``limit`` (<= 200)."""
+    require(_is_int(start_after) and start_after >= 0, "start_after must be a session id")
+    require(_is_int(limit) and 1 <= limit <= MAX_PAGE, "limit must be 1 to 200")
+    start = None if start_after == 0 else _key("s", start_after)
+    return [_view(record) for key, record in storage.scan("s:", start, limit)]
+
+
+def commitments(sid, start_after=0, limit=100):
+    """Commitments of a session with seq > start_after (orders included once revealed)."""
+    _session(sid)
+    require(_is_int(start_after) and start_after >= 0, "start_after must be a seq")
+    require(_is_int(limit) and 1 <= limit <= MAX_PAGE, "limit must be 1 to 200")
+    prefix = _key("c", sid) + ":"
+    start = None if start_after == 0 else prefix + _pad(start_after, 8)
+    return [record for key, record in storage.scan(prefix, start, limit)]
+
+
+def results(sid):
+    """The clearing summary (None before clearing); rows come from rows(sid, "results", n)."""
+    _session(sid)
+    return storage.get(_key("y", sid))
+
+
+def rows(sid, table, chunk):
+    """Chunk ``chunk`` of a session's "results", "lines" or "payouts" rows ([] past the end)."""
+    _session(sid)
+    tables = {"results": "r", "lines": "l", "payouts": "q"}
+    require(table in tables, "table must be results, lines or payouts")
+    require(_is_int(chunk) and chunk >= 0, "chunk must be an int >= 0")
+    return storage.get(_key(tables[table], sid) + ":" + _pad(chunk, 6), [])
