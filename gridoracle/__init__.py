@@ -1,1 +1,8 @@
-"""FlexLedger gridoracle package."""
+"""FlexLedger grid oracle.
+
+The power-flow core, which never touches the chain: ``feeder`` (the grid model),
+``forecast`` (uncontrolled load and generation), ``powerflow`` (AC power flow for all MTUs
+of a session at once), ``limits`` (integer limits and violations), ``curtail``
+(curtailment proposals) and ``validate`` (the verdict and its input hash). See
+``docs/gridoracle.md``.
+"""
