@@ -24,6 +24,8 @@ bench: $(STAMP)
 	$(PY) bench/bench_vm.py
 	$(PY) bench/bench_smt.py
 	$(PY) bench/bench_testnet.py
+	$(PY) bench/bench_clearing.py
+	$(PY) bench/bench_grid.py
 
 soak: $(STAMP)
 	$(PY) -m testnet.faultrun --seconds 300 --seed 7
