@@ -55,7 +55,7 @@ class BftDriver:
         self.sync = sync
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._timers: list[asyncio.TimerHandle] = []
-        self.failure: DoubleSignRefused | None = None
+        self.failure: Exception | None = None
         self.votes_received = 0
         network.on_link = self._resend_to
         service.on_tx_admitted = self._gossip_tx
@@ -79,6 +79,8 @@ class BftDriver:
             self.sync.wake.clear()
             if self.failure is None and await self.sync.catch_up():
                 self._start_height()
+        if isinstance(self.failure, NodeHalted):
+            raise self.failure
         raise NodeHalted(f"stopping: {self.failure}. This validator's signing state says it signed something "
                          f"else at this height and round; investigate before restarting it")
 
@@ -157,7 +159,7 @@ class BftDriver:
 
     def _handle(self, actions: list) -> None:
         queue = list(actions)
-        while queue:
+        while queue and self.failure is None:
             action = queue.pop(0)
             queue.extend(self._act(action))
 
@@ -213,9 +215,18 @@ class BftDriver:
     def _decide(self, action: Decide) -> None:
         started = time.perf_counter()
         staged = self.chain.staged
-        if staged is None or staged.block.hash != action.block_hash:
-            staged = self.chain.execute_block(Block.from_bytes(action.block))
-        self.chain.commit(staged, action.commit)
+        try:
+            if staged is None or staged.block.hash != action.block_hash:
+                staged = self.chain.execute_block(Block.from_bytes(action.block))
+            self.chain.commit(staged, action.commit)
+        except (BlockFormatError, ChainError) as exc:
+            # More than 2/3 of the voting power decided a block this node cannot apply: its
+            # state has diverged (or a quorum is faulty). Continuing could only make it worse.
+            log.critical("cannot apply decided block %s at height %d: %s", action.block_hash.hex()[:12],
+                         action.height, exc)
+            self.failure = NodeHalted(f"decided block at height {action.height} cannot be applied here: {exc}")
+            self.sync.wake.set()
+            return
         self.service.after_commit(staged, (time.perf_counter() - started) * 1000)
         self._start_height()
 
