@@ -5,8 +5,8 @@ every peer; timeouts become event-loop timers; ``BuildBlock`` proposes from the 
 ``CheckBlock`` executes a proposed block; ``Decide`` commits the block with its commit
 certificate and starts the next height. Received proposals and votes are logged to the WAL,
 fed to the engine and relayed once to the other peers. Transactions admitted through the API
-are gossiped to every peer. Evidence of double-signing is submitted as a governance
-transaction signed with the node key. A node that sees messages from a later height, or a
+are gossiped to every peer, batched into one frame per event-loop turn. Evidence of
+double-signing is submitted as a governance transaction signed with the node key. A node that sees messages from a later height, or a
 peer ahead of it, catches up by block sync first.
 
 Votes are not sent once and forgotten: a node sends its own messages for the current height
@@ -20,6 +20,8 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+
+import msgpack
 
 from consensus.engine import Engine
 from consensus.messages import (Broadcast, BuildBlock, CheckBlock, Decide, DuplicateVoteEvidence, EvidenceFound,
@@ -37,7 +39,8 @@ from node.wal import ConsensusWal
 
 log = logging.getLogger("flexledger.bft")
 
-KIND_TX, KIND_PROPOSAL, KIND_VOTE = 1, 2, 3
+KIND_TXS, KIND_PROPOSAL, KIND_VOTE = 1, 2, 3  # KIND_TXS: a msgpack array of signed txs
+MAX_TXS_PER_FRAME = 500
 SEEN_LIMIT = 50_000
 SYNC_POLL = 2.0  # seconds between block-sync checks and rebroadcasts of a stuck height
 EVIDENCE_GAS = 1_000_000
@@ -57,6 +60,7 @@ class BftDriver:
         self._timers: list[asyncio.TimerHandle] = []
         self.failure: Exception | None = None
         self.votes_received = 0
+        self._outgoing_txs: list[bytes] = []
         network.on_link = self._resend_to
         service.on_tx_admitted = self._gossip_tx
         service.consensus_status = self.status
@@ -94,11 +98,17 @@ class BftDriver:
 
     # -- from peers --------------------------------------------------------------------------
     def on_frame(self, peer: str, kind: int, payload: bytes) -> None:
-        if kind == KIND_TX:
+        if kind == KIND_TXS:
             try:
-                self.service.check_and_add(payload, gossip=False)
-            except ApiError:
-                pass
+                txs = msgpack.unpackb(payload)
+            except (ValueError, msgpack.UnpackException):
+                log.warning("malformed transaction batch from %s", peer)
+                return
+            for data in txs if isinstance(txs, list) else ():
+                try:
+                    self.service.check_and_add(data if isinstance(data, bytes) else b"", gossip=False)
+                except ApiError:
+                    pass
             return
         if kind not in (KIND_PROPOSAL, KIND_VOTE) or not self._first_time(kind, payload):
             return
@@ -139,7 +149,15 @@ class BftDriver:
             self.network.broadcast(kind, payload)
 
     def _gossip_tx(self, tx: Transaction) -> None:
-        self.network.broadcast(KIND_TX, tx.to_bytes())
+        """Queue an admitted tx for the peers; the queue goes out as one frame per loop turn."""
+        if not self._outgoing_txs:
+            asyncio.get_running_loop().call_soon(self._flush_txs)
+        self._outgoing_txs.append(tx.to_bytes())
+
+    def _flush_txs(self) -> None:
+        batch, self._outgoing_txs = self._outgoing_txs, []
+        for start in range(0, len(batch), MAX_TXS_PER_FRAME):
+            self.network.broadcast(KIND_TXS, msgpack.packb(batch[start:start + MAX_TXS_PER_FRAME], use_bin_type=True))
 
     # -- engine actions ------------------------------------------------------------------------
     def _engine(self, method, *args) -> None:
