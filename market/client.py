@@ -17,7 +17,7 @@ from node.keys import KeyPair
 
 CALL_GAS = 2_000_000
 HEAVY_GAS = 50_000_000  # clearing and settling a big session; the chain's per-tx maximum by default
-HEAVY = ("clear", "settle", "release")
+HEAVY = ("clear", "settle", "release", "attest", "override", "withdraw")
 PAGE = 200  # the most records the market and registry return per read
 
 

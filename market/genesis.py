@@ -1,7 +1,7 @@
 """The market's part of a genesis file: which contracts to deploy and which calls to make.
 
 The settlement token comes first, with its issuer and opening balances (micro-units); then
-the market contracts of ``market.sources``: registry, meter data, the clearing and
+the market contracts of ``market.sources``: registry, grid regimes, meter data, the clearing and
 settlement libraries, and the market itself, whose init receives the others' addresses.
 Tools that write genesis files (``flexledger node init``, testnets, tests) call
 ``market_genesis`` and put its result into ``node.genesis.Genesis``.
@@ -26,6 +26,11 @@ class MarketConfig:
     bound that keeps its clearing and settlement within one transaction's gas (50 M by
     default) even in the worst case, every order MTU on another device with a 64-character
     id and from another trader (see docs/market.md, "Limits").
+
+    ``oracle`` is the DSO grid oracle key's address: the only signer whose attestations the
+    market accepts (sessions may name it as their attestor) and, besides participants with
+    the ``dso`` role, the only one that may change feeder regimes (see the ``grid``
+    contract).  None: no oracle, sessions cannot ask for grid validation.
     """
 
     authority: str | None = None
@@ -37,6 +42,7 @@ class MarketConfig:
     settle: int = 2 * 86400
     max_orders: int = 20_000
     max_entries: int = 8_000
+    oracle: str | None = None
 
     def phases(self) -> dict[str, int]:
         return {name: value for name, value in asdict(self).items() if name in ("commit", "gate", "reveal", "settle")}
@@ -49,6 +55,7 @@ def market_genesis(issuer: str, allocations: dict[str, int], config: MarketConfi
     market_config.update(phases=config.phases(), max_orders=config.max_orders, max_entries=config.max_entries)
     init_args = {
         sources.REGISTRY: [config.authority or issuer, sorted(config.council), config.threshold],
+        sources.GRID: [sources.address(sources.REGISTRY), config.oracle],
         sources.METER: [sources.address(sources.REGISTRY)],
         sources.MARKET: [market_config],
     }

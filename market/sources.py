@@ -11,6 +11,7 @@ from market.token import TOKEN_NAME
 from node.keys import genesis_contract_address
 
 REGISTRY = "registry"
+GRID = "grid"
 METER = "meter"
 ENERGY_CLEARING = "energy_clearing"
 FLEX_CLEARING = "flex_clearing"
@@ -19,7 +20,7 @@ SETTLEMENT = "settlement"
 MARKET = "market"
 
 # Deployed in this order after the token; the market comes last (its init names the others).
-LIBRARIES = (REGISTRY, METER, ENERGY_CLEARING, FLEX_CLEARING, CAPACITY_CLEARING, SETTLEMENT)
+LIBRARIES = (REGISTRY, GRID, METER, ENERGY_CLEARING, FLEX_CLEARING, CAPACITY_CLEARING, SETTLEMENT)
 CONTRACTS = (*LIBRARIES, MARKET)
 
 

@@ -8,7 +8,8 @@ A DSO opens a session: a local energy market (``open_energy``), a flexibility re
     gate_closure    [gate, reveal)            nothing is accepted
     reveal          [reveal, reveal_end)      reveal(session, seq, order, salt)
     clearing        from reveal_end           anyone calls clear(session)
-    grid_validation_pending                   only with an attestor: attest(session, report)
+    grid_validation_pending                   only with an attestor (the genesis grid oracle key):
+                                              attest(session, report), once
     delivery                                  awaiting meter data; anyone calls settle(session)
     settled                                   payouts made (release(session) for big ones)
 
@@ -22,7 +23,15 @@ to the operator, or as forfeits; the token supply never changes.
 Clearing and settlement rules live in the stateless library contracts (energy_clearing,
 flex_clearing, capacity_clearing, settlement); see docs/market.md.
 
-init(config) runs at genesis: config {token, registry, meter, energy_clearing,
+Grid regimes (the grid contract, per feeder) gate the sessions: see _refusal and
+docs/market.md, "Grid regimes and attestations".  GREEN: energy open, flexibility closed;
+YELLOW: energy closed for the affected MTUs (checked at reveal; at commit only when every
+MTU of the session is affected), flexibility open; RED: energy and flexibility closed,
+override() of cleared trades; BLACK: opening, commit, reveal, clear, attest, override,
+settle and release of the feeder's sessions are paused.  A commitment the regime refuses
+may be withdrawn (deposit back) in the reveal phase.
+
+init(config) runs at genesis: config {token, registry, grid, meter, energy_clearing,
 flex_clearing, capacity_clearing, settlement (addresses), phases {commit, gate, reveal,
 settle} (default seconds), max_orders (commitments per session), max_entries (revealed
 order MTUs per session: bounds the gas of clear and settle)}.
@@ -38,12 +47,18 @@ Storage layout (<sid> = session id, 8 digits; <seq>, <n> zero-padded):
     "r:<sid>:<n>"            clearing rows (chunks of ROWS_PER_ENTRY), by kind:
                              energy [mtu, bid_seq, offer_seq, qty, buyer_pays, seller_gets],
                              flex [seq, qty], capacity [mtu, seq, qty]
+    "a:<sid>"                attestation {report, attestor, height, changes}
+    "o:<sid>", "o:<sid>:<n>" number of RED overrides; override {reason, by, height, changes}
+                             (changes: [mtu, bid_seq, offer_seq, old_qty, new_qty, old_pays,
+                             new_pays, old_gets, new_gets])
     "l:<sid>:<n>"            settlement lines (see the settlement contract)
     "q:<sid>:<n>"            payouts [address, amount], by address
 Grid validation: a session with an attestor waits in grid_validation_pending after
-clearing; the clearing rows are the trades an attestation may later curtail or void.
+clearing until the oracle key attests; a violated report's curtailment reduces the energy
+clearing rows in place (a row cut to 0 Wh stays, and settlement skips it).
 
-Events: SessionOpened, Committed, Revealed, Cleared, Attested, Settled, Released.
+Events: SessionOpened, Committed, Revealed, Withdrawn, Cleared, Attested, Overridden,
+Settled, Released.
 """
 
 ENERGY_RULES = ("uniform", "pay_as_bid")
@@ -52,7 +67,7 @@ DIRECTIONS = ("up", "down")
 BUYING_TYPES = ("load", "storage", "ev_charger", "heat_pump")
 SELLING_TYPES = ("generation", "storage")
 ORDER_FIELDS = ("side", "device", "price", "qty", "min_qty", "mtus", "baseline")
-CONTRACTS = ("token", "registry", "meter", "energy_clearing", "flex_clearing", "capacity_clearing", "settlement")
+CONTRACTS = ("token", "registry", "grid", "meter", "energy_clearing", "flex_clearing", "capacity_clearing", "settlement")
 HEX_DIGITS = "0123456789abcdef"
 ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789._-"
 ORDER_DOMAIN = "flexledger-order-v1"
@@ -62,6 +77,9 @@ MAX_BASELINE_DAYS = 28
 PAGE = 1000
 ROWS_PER_ENTRY = 250
 MAX_PAGE = 200
+MAX_VIOLATIONS = 1000
+MAX_CURTAILMENT = 8000
+REPORT_FIELDS = ("session", "mtus", "input_hash", "verdict", "violations", "curtailment")
 
 
 # -- small helpers ----------------------------------------------------------------------
@@ -166,6 +184,8 @@ def _common(kind, spec):
     commit, gate, reveal, settle = _phase_lengths(phases, storage.get("phases"))
     attestor = spec.get("attestor")
     require(attestor is None or _is_address(attestor), "attestor must be an address or None")
+    require(attestor is None or attestor == call(storage.get("grid"), "oracle"),
+            "the attestor must be the grid oracle key")
     now = chain.time
     times = {"opened": now, "gate": now + commit, "reveal": now + commit + gate,
              "reveal_end": now + commit + gate + reveal, "settle_by": now + commit + gate + reveal + settle}
@@ -184,6 +204,11 @@ def _limits(session, spec):
 
 
 def _create(session):
+    regime = _regime(session)
+    _not_paused(session, regime)
+    if session["kind"] == "flex":
+        refusal = _refusal(session, regime, None)
+        require(refusal == "", refusal)
     sid = storage.get("sessions", 0) + 1
     session["id"] = sid
     if session["escrow"] > 0:
@@ -288,12 +313,55 @@ def _in_phase(session, phase):
     require(current == phase, "not in the " + phase + " phase (the session is in " + current + ")")
 
 
+# -- grid regimes (the traffic light, per feeder; see the grid contract) ---------------------
+
+def _regime(session):
+    return call(storage.get("grid"), "regime", session["feeder"])
+
+
+def _not_paused(session, regime):
+    require(regime["state"] != "BLACK", "feeder " + session["feeder"] + " is BLACK: everything on it is paused")
+
+
+def _refusal(session, regime, order):
+    """Why the feeder's regime refuses this session's orders ("" if it does not).  ``order``
+    is None at commit (the device and MTUs are known only at reveal)."""
+    state = regime["state"]
+    feeder = session["feeder"]
+    if state == "BLACK":
+        return "feeder " + feeder + " is BLACK: everything on it is paused"
+    if session["kind"] == "energy":
+        if state == "RED":
+            return "the local energy market is closed on feeder " + feeder + " (RED)"
+        if state == "YELLOW":
+            affected = regime["mtus"]
+            if order is None:
+                window = range(session["first_mtu"], session["first_mtu"] + session["n_mtus"])
+                if all([mtu in affected for mtu in window]):
+                    return ("the local energy market is closed on feeder " + feeder
+                            + " for every MTU of the session (YELLOW)")
+            else:
+                for offset in order["mtus"]:
+                    if session["first_mtu"] + offset in affected:
+                        return ("the local energy market is closed on feeder " + feeder + " for MTU "
+                                + str(session["first_mtu"] + offset) + " (YELLOW)")
+    elif session["kind"] == "flex" and state != "YELLOW":
+        return "the flexibility market is closed on feeder " + feeder + " (" + state + ")"
+    return ""
+
+
+def _gate(session, order):
+    refusal = _refusal(session, _regime(session), order)
+    require(refusal == "", refusal)
+
+
 # -- orders -----------------------------------------------------------------------------
 
 def commit(sid, commitment, deposit):
     """Commit to a sealed order with an escrow deposit; returns the commitment's seq."""
     session = _session(sid)
     _in_phase(session, "commit")
+    _gate(session, None)
     participant = _participant(chain.caller)
     require(participant is not None, "not a registered participant")
     if session["kind"] == "flex":
@@ -416,7 +484,9 @@ def check_order(sid, trader, order):
     deposit it needs.  Wallets call this read-only before they commit."""
     session = _session(sid)
     _check_shape(session, order)
-    return _check_order(session, trader, order)
+    collateral = _check_order(session, trader, order)
+    _gate(session, order)
+    return collateral
 
 
 def commitment_of(sid, trader, order, salt):
@@ -442,6 +512,7 @@ def reveal(sid, seq, order, salt):
     require(_commitment(session, chain.caller, order, salt) == record["commitment"],
             "reveal does not match the commitment")
     collateral = _check_order(session, chain.caller, order)
+    _gate(session, order)
     require(record["deposit"] >= collateral, "deposit too small for this order: " + str(collateral) + " required")
     entries = storage.get(_key("e", sid), 0) + _entries(session, order)
     require(entries <= storage.get("max_entries"),
@@ -451,6 +522,34 @@ def reveal(sid, seq, order, salt):
     storage.set(_key("c", sid) + ":" + _pad(seq, 8), record)
     emit("Revealed", {"session": sid, "seq": seq, "trader": chain.caller})
     return True
+
+
+def withdraw(sid, seq, order, salt):
+    """In the reveal phase, take back the deposit of a commitment whose valid order the
+    feeder's regime refuses (YELLOW on its MTUs, RED, BLACK, or a flexibility market no longer
+    open): the commitment is marked withdrawn, its deposit paid back, nothing forfeited."""
+    session = _session(sid)
+    _in_phase(session, "reveal")
+    record = storage.get(_key("c", sid) + ":" + _pad(seq, 8)) if _is_int(seq) and seq >= 1 else None
+    require(record is not None, "no such commitment")
+    require(record["trader"] == chain.caller, "not your commitment")
+    require(record["order"] is None and not record.get("withdrawn", False), "order already revealed or withdrawn")
+    _check_shape(session, order)
+    require(_is_hex(salt, 64), "salt must be 64 hex digits")
+    require(_commitment(session, chain.caller, order, salt) == record["commitment"],
+            "reveal does not match the commitment")
+    _check_order(session, chain.caller, order)
+    require(_refusal(session, _regime(session), order) != "",
+            "the feeder's regime accepts this order: reveal it instead")
+    refund = record["deposit"]
+    if refund > 0:
+        call(storage.get("token"), "transfer", chain.caller, refund)
+    record["deposit"] = 0
+    record["withdrawn"] = True
+    record["refunded"] = refund
+    storage.set(_key("c", sid) + ":" + _pad(seq, 8), record)
+    emit("Withdrawn", {"session": sid, "seq": seq, "trader": chain.caller, "refunded": refund})
+    return refund
 
 
 # -- clearing ---------------------------------------------------------------------------
@@ -499,6 +598,7 @@ def clear(sid):
     """Clear the session's revealed orders (anyone may call once the reveal phase is over)."""
     session = _session(sid)
     _in_phase(session, "clearing")
+    _not_paused(session, _regime(session))
     orders = [record for record in _scan_all(_key("c", sid) + ":") if record["order"] is not None]
     if session["kind"] == "energy":
         summary, rows = _clear_energy(session, orders)
@@ -515,17 +615,177 @@ def clear(sid):
     return session["status"]
 
 
+def _check_report(session, report):
+    """The attestation report's shape (see docs/market.md, "Attestation reports")."""
+    require(isinstance(report, dict) and len(report) == len(REPORT_FIELDS)
+            and all([field in report for field in REPORT_FIELDS]),
+            "report must be a dict with exactly: session, mtus, input_hash, verdict, violations, curtailment")
+    require(report["session"] == session["id"], "the report is for another session")
+    window = list(range(session["first_mtu"], session["first_mtu"] + session["n_mtus"]))
+    require(report["mtus"] == window, "report mtus must be the session's MTUs, ascending")
+    require(_is_hex(report["input_hash"], 64), "input_hash must be 64 hex digits")
+    require(report["verdict"] in ("approved", "violated"), "verdict must be approved or violated")
+    violations = report["violations"]
+    curtailment = report["curtailment"]
+    require(isinstance(violations, list) and len(violations) <= MAX_VIOLATIONS
+            and all([isinstance(v, list) and len(v) == 4 and isinstance(v[0], str) and 1 <= len(v[0]) <= 64
+                     and all([" " <= ch <= "~" for ch in v[0]]) and _is_int(v[1]) and _is_int(v[2])
+                     and _is_int(v[3]) and v[3] in window for v in violations]),
+            "violations must be at most 1000 [element, value, limit, mtu] rows (element id of 1 to 64 "
+            + "printable ASCII characters, ints, an MTU of the report)")
+    require(isinstance(curtailment, list) and len(curtailment) <= MAX_CURTAILMENT
+            and all([isinstance(c, list) and len(c) == 3 and _is_int(c[0]) and c[0] in window and _is_id(c[1])
+                     and _is_int(c[2]) and c[2] >= 1 for c in curtailment])
+            and all([[curtailment[k][0], curtailment[k][1]] < [curtailment[k + 1][0], curtailment[k + 1][1]]
+                     for k in range(len(curtailment) - 1)]),
+            "curtailment must be at most 8000 [mtu, device, wh] rows, wh >= 1, sorted and distinct by (mtu, device)")
+    if report["verdict"] == "approved":
+        require(len(violations) == 0 and len(curtailment) == 0,
+                "an approved report has no violations and no curtailment")
+    else:
+        require(len(violations) >= 1, "a violated report lists its violations")
+        require(len(curtailment) == 0 or session["kind"] == "energy", "curtailment applies only to energy sessions")
+
+
+def _reduce(rows, k, qty, changes, first):
+    """Reduce trade row k to qty Wh; both payments shrink pro rata, each rounded down (the
+    buyer keeps the rounding remainder in its escrow).  Appends the change."""
+    row = rows[k]
+    old = [row[3], row[4], row[5]]
+    row[4] = row[4] * qty // row[3]
+    row[5] = row[5] * qty // row[3]
+    row[3] = qty
+    changes.append([first + row[0], row[1], row[2], old[0], qty, old[1], row[4], old[2], row[5]])
+
+
+def _devices(sid):
+    devices = {}
+    for record in _scan_all(_key("c", sid) + ":"):
+        if record["order"] is not None:
+            devices[record["seq"]] = record["order"]["device"]
+    return devices
+
+
+def _curtail(sid, session, curtailment):
+    """Apply an attested curtailment: for each [mtu, device, wh] (in the report's order), the
+    device's position in that MTU (Wh bought - sold) is reduced towards zero by wh, which
+    must not exceed its size: the trades on the position's side (bought if it is positive,
+    sold if negative) are reduced, the last (most marginal) trade first, until wh Wh are
+    taken off; the counterparty of a reduced trade loses the same Wh."""
+    rows = _read_rows("r", sid)
+    devices = _devices(sid)
+    first = session["first_mtu"]
+    index = {}
+    for k in range(len(rows)):
+        buyer = devices[rows[k][1]]
+        seller = devices[rows[k][2]]
+        if buyer != seller:
+            for device, sign in ((buyer, 1), (seller, -1)):
+                key = (first + rows[k][0], device)
+                if key in index:
+                    index[key].append([k, sign])
+                else:
+                    index[key] = [[k, sign]]
+    changes = []
+    for mtu, device, wh in curtailment:
+        found = [pair for pair in index.get((mtu, device), []) if rows[pair[0]][3] > 0]
+        require(len(found) > 0, "curtailment names no trade of " + device + " in MTU " + str(mtu))
+        position = sum([sign * rows[k][3] for k, sign in found])
+        require(wh <= abs(position), "curtailment of " + device + " in MTU " + str(mtu)
+                + " exceeds its position of " + str(abs(position)) + " Wh")
+        side = 1 if position > 0 else -1
+        left = wh
+        for k, sign in reversed(found):
+            if left == 0:
+                break
+            if sign == side:
+                cut = min(left, rows[k][3])
+                _reduce(rows, k, rows[k][3] - cut, changes, first)
+                left -= cut
+    if len(changes) > 0:
+        _write_rows("r", sid, rows)
+    return changes
+
+
 def attest(sid, report):
-    """The session's attestor (the grid oracle) accepts the cleared trades as they are."""
+    """The grid oracle's verdict on a cleared session (only the genesis-configured oracle
+    key, once per session).  An approved report lets the session settle as cleared; a
+    violated one applies its curtailment to the trades first.  Returns the number of trade
+    changes."""
     session = _session(sid)
+    oracle = call(storage.get("grid"), "oracle")
+    require(oracle is not None and chain.caller == oracle, "only the grid oracle key may attest")
+    require(session.get("attestation") is None, "the session is already attested")
     require(session["status"] == "grid_validation_pending", "the session is not waiting for grid validation")
-    require(chain.caller == session["attestor"], "only the session's attestor may attest")
-    require(isinstance(report, str) and len(report) <= 128, "report must be text of at most 128 characters")
+    _not_paused(session, _regime(session))
+    _check_report(session, report)
+    changes = _curtail(sid, session, report["curtailment"])
+    storage.set(_key("a", sid), {"report": report, "attestor": chain.caller, "height": chain.height,
+                                 "changes": changes})
+    session = storage.get(_key("s", sid))
     session["status"] = "delivery"
-    session["attestation"] = report
+    session["attestation"] = {"input_hash": report["input_hash"], "verdict": report["verdict"],
+                              "violations": len(report["violations"]), "changes": len(changes),
+                              "height": chain.height}
     storage.set(_key("s", sid), session)
-    emit("Attested", {"session": sid, "attestor": chain.caller, "report": report})
-    return True
+    emit("Attested", {"session": sid, "attestor": chain.caller, "input_hash": report["input_hash"],
+                      "verdict": report["verdict"], "violations": len(report["violations"]),
+                      "changes": len(changes)})
+    return len(changes)
+
+
+def attestation(sid):
+    """The attestation record {report, attestor, height, changes} of a session, or None.
+    changes: [mtu, bid_seq, offer_seq, old_qty, new_qty, old_pays, new_pays, old_gets, new_gets]."""
+    _session(sid)
+    return storage.get(_key("a", sid))
+
+
+def override(sid, trades, reason):
+    """RED override (a grid operator, the feeder in RED): reduce listed trades of a cleared,
+    unsettled energy session.  trades: [[mtu, bid_seq, offer_seq, qty], ...] with mtu
+    absolute and qty the new quantity (0 voids the trade), below the current one.  Payments
+    shrink as in an attested curtailment; the escrow they free is paid back at settlement
+    and no penalty applies.  Returns the number of trades changed."""
+    session = _session(sid)
+    require(call(storage.get("grid"), "is_operator", chain.caller),
+            "only the DSO or the grid oracle key may override trades")
+    regime = _regime(session)
+    _not_paused(session, regime)
+    require(regime["state"] == "RED",
+            "trades may be overridden only in RED (feeder " + session["feeder"] + " is " + regime["state"] + ")")
+    require(session["kind"] == "energy", "only energy trades can be overridden")
+    require(session["status"] in ("grid_validation_pending", "delivery"),
+            "the session has no unsettled trades (it is in " + _phase(session) + ")")
+    require(isinstance(reason, str) and 1 <= len(reason) <= 200, "reason must be 1 to 200 characters")
+    require(isinstance(trades, list) and 1 <= len(trades) <= PAGE
+            and all([isinstance(t, list) and len(t) == 4 and all([_is_int(x) for x in t]) for t in trades]),
+            "trades must be 1 to 1000 [mtu, bid_seq, offer_seq, qty] rows of ints")
+    rows = _read_rows("r", sid)
+    first = session["first_mtu"]
+    index = {}
+    for k in range(len(rows)):
+        index[(first + rows[k][0], rows[k][1], rows[k][2])] = k
+    changes = []
+    for mtu, bid, offer, qty in trades:
+        key = (mtu, bid, offer)
+        require(key in index, "no trade of bid " + str(bid) + " and offer " + str(offer) + " in MTU " + str(mtu))
+        k = index[key]
+        require(0 <= qty < rows[k][3], "an override must lower the trade's quantity (0 voids it)")
+        _reduce(rows, k, qty, changes, first)
+    _write_rows("r", sid, rows)
+    count = storage.get(_key("o", sid), 0) + 1
+    storage.set(_key("o", sid), count)
+    storage.set(_key("o", sid) + ":" + _pad(count, 6), {"reason": reason, "by": chain.caller, "height": chain.height,
+                                                        "changes": changes})
+    emit("Overridden", {"session": sid, "by": chain.caller, "reason": reason, "changes": len(changes)})
+    return len(changes)
+
+
+def overrides(sid):
+    """The RED overrides of a session, oldest first: {reason, by, height, changes}."""
+    _session(sid)
+    return _scan_all(_key("o", sid) + ":")
 
 
 # -- settlement -------------------------------------------------------------------------
@@ -550,6 +810,8 @@ def _settle_energy(session, orders, deposits, rows):
     trades = []
     keys = {}
     for mtu, bid_seq, offer_seq, qty, pays, gets in rows:
+        if qty == 0:
+            continue   # voided by an attested curtailment or a RED override
         bid = orders[bid_seq]
         offer = orders[offer_seq]
         absolute = session["first_mtu"] + mtu
@@ -601,6 +863,7 @@ def settle(sid):
     session = _session(sid)
     phase = _phase(session)
     require(phase == "delivery", "not ready to settle (the session is in " + phase + ")")
+    _not_paused(session, _regime(session))
     orders = {}
     deposits = {session["operator"]: session["escrow"]}
     escrow = session["escrow"]
@@ -650,6 +913,7 @@ def release(sid):
     session = _session(sid)
     require(session["status"] == "settled", "the session is not settled")
     require(session["released"] < session["chunks"]["payouts"], "all payouts already released")
+    _not_paused(session, _regime(session))
     _release(sid, session)
     return session["chunks"]["payouts"] - session["released"]
 
