@@ -1,9 +1,10 @@
-"""`flexledger dso open-energy|request-flex|capacity`: the DSO opens market sessions."""
+"""`flexledger dso open-energy|request-flex|capacity|regime`: the DSO opens market sessions and
+sets the traffic-light regime of its feeders (``dso regime set|show``)."""
 from __future__ import annotations
 
 from cli.common import CliError, Context, format_amount
-from cli.market_common import (add_phase_arguments, add_window_arguments, format_time, guarded, market,
-                               parse_price, window_and_phases)
+from cli.market_common import (add_phase_arguments, add_window_arguments, format_mtu, format_time, guarded,
+                               market, parse_mtus, parse_price, window_and_phases)
 from market import sources
 
 
@@ -47,6 +48,22 @@ def register(sub) -> None:
     capacity.add_argument("--min-qty", type=int, default=1, help="smallest bid in W (default 1)")
     capacity.add_argument("--max-qty", type=int, required=True, help="largest bid in W")
     capacity.set_defaults(run=guarded(publish_capacity))
+
+    regime = group.add_parser("regime", help="traffic-light regime of a feeder (GREEN, YELLOW, RED, BLACK)"
+                              ).add_subparsers(dest="regime_action", required=True)
+    set_ = regime.add_parser("set", help="change a feeder's regime (signed by the DSO or the grid oracle key)")
+    set_.add_argument("feeder", help="feeder id")
+    set_.add_argument("state", type=str.upper, choices=("GREEN", "YELLOW", "RED", "BLACK"), help="the new regime")
+    set_.add_argument("--key", required=True, help="the DSO's key (or the grid oracle key)")
+    set_.add_argument("--reason", required=True, help="why (1 to 200 characters; kept in the history)")
+    set_.add_argument("--mtus", help="YELLOW only: the affected MTU numbers (unix time // 900), e.g. "
+                                     "1964000-1964003,1964010")
+    set_.add_argument("--attestation", default="", help="the attestation it rests on: its input hash "
+                                                        "(64 hex digits; default none, a manual change)")
+    set_.set_defaults(run=guarded(set_regime))
+    show = regime.add_parser("show", help="a feeder's current regime and its history")
+    show.add_argument("feeder", help="feeder id")
+    show.set_defaults(run=guarded(show_regime))
 
 
 def _common(parser) -> None:
@@ -103,3 +120,35 @@ def publish_capacity(ctx: Context, args) -> None:
     if args.rule == "premium":
         spec["max_price"] = parse_price(args.max_price)
     _open(ctx, args, "publish_capacity", spec)
+
+
+def _format_regime(record: dict) -> str:
+    mtus = record["mtus"]
+    span = ""
+    if mtus:
+        span = f" MTUs {format_mtu(mtus[0])}..{format_mtu(mtus[-1])} ({len(mtus)})"
+    attestation = f" attestation {record['attestation']}" if record["attestation"] else ""
+    when = f"block {record['height']}" if record["seq"] else "never set"
+    return f"{record['state']}{span} ({when}) {record['reason']}{attestation}".rstrip()
+
+
+def set_regime(ctx: Context, args) -> None:
+    mtus = list(parse_mtus(args.mtus)) if args.mtus else []
+    if args.state == "YELLOW" and not mtus:
+        raise CliError("a YELLOW regime needs --mtus: the affected MTU numbers")
+    if args.state != "YELLOW" and mtus:
+        raise CliError("--mtus is for YELLOW only")
+    client = market(ctx)
+    key = ctx.unlock(args.key)
+    receipt = client.send(key, sources.GRID, "set_regime", args.feeder, args.state, mtus, args.reason,
+                          args.attestation.lower())
+    record = client.query(sources.GRID, "regime", args.feeder)
+    print(f"feeder {args.feeder}: {_format_regime(record)} (change {receipt['result']}, block {receipt['height']})")
+
+
+def show_regime(ctx: Context, args) -> None:
+    client = market(ctx)
+    print(f"feeder {args.feeder}: {_format_regime(client.query(sources.GRID, 'regime', args.feeder))}")
+    history = client.pages(sources.GRID, "history", args.feeder, cursor="seq", start=0)
+    for record in history:
+        print(f"  {record['seq']:>4}  {_format_regime(record)}  by {record['by']}")
