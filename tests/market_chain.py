@@ -24,8 +24,11 @@ from tests.chainkit import TOKEN, LocalChain
 MARKET = sources.address(sources.MARKET)
 REGISTRY = sources.address(sources.REGISTRY)
 METER = sources.address(sources.METER)
+GRID = sources.address(sources.GRID)
 GENESIS_S = 1_767_225_600
-PHASES = MarketConfig(commit=100, gate=10, reveal=100, settle=1000)
+ORACLE_NAME = "grid-oracle"   # the genesis oracle key of every test chain: key_of(ORACLE_NAME)
+PHASES = MarketConfig(commit=100, gate=10, reveal=100, settle=1000,
+                      oracle=KeyPair(hashlib.sha256(ORACLE_NAME.encode()).digest()).address)
 BIG_GAS = 50_000_000
 SMALL_GAS = 100_000
 FUNDS = 1_000_000_000
@@ -125,9 +128,14 @@ class MarketChain(LocalChain):
 
     # -- sessions and orders ------------------------------------------------------------
     def open_session(self, dso: KeyPair, function: str, **spec) -> int:
+        """Open a session; a flexibility request needs its feeder in YELLOW, so for one on a
+        feeder that is not, the DSO first declares YELLOW for the request's MTUs."""
         spec.setdefault("feeder", "f1")
         spec.setdefault("first_mtu", self.now // 900 + 96)
         spec.setdefault("n_mtus", 4)
+        if function == "request_flex" and self.query(GRID, "regime", spec["feeder"])["state"] != "YELLOW":
+            ok(self.call(dso, GRID, "set_regime", spec["feeder"], "YELLOW",
+                         list(range(spec["first_mtu"], spec["first_mtu"] + spec["n_mtus"])), "flexibility request", ""))
         return ok(self.call(dso, MARKET, function, spec))
 
     def session(self, sid: int) -> dict:

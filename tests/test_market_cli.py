@@ -62,6 +62,16 @@ def test_one_session_of_each_type_end_to_end(node):
     window = ["--feeder", "f1", "--first-mtu", first, "--mtus", "2", *PHASES]
     assert "opened energy session 1" in cli(node, "dso", "open-energy", "--key", "dso", *window, "--max-price", "0.5",
                                            "--max-qty", "10000", "--imbalance-price", "0.3")
+    # the flexibility market is open only in YELLOW: the DSO declares it (here for an MTU after the
+    # sessions' window, so the energy session below is not affected)
+    assert fails(node, "dso", "regime", "set", "f1", "yellow", "--key", "agg", "--reason", "x", "--mtus",
+                 str(first + 4)) == "error [require_failed]: only the DSO or the grid oracle key may change a regime"
+    assert fails(node, "dso", "regime", "set", "f1", "yellow", "--key", "dso", "--reason", "x") == \
+        "error: a YELLOW regime needs --mtus: the affected MTU numbers"
+    out = cli(node, "dso", "regime", "set", "f1", "yellow", "--key", "dso", "--reason", "forecast overload",
+              "--mtus", str(first + 4))
+    assert out.startswith("feeder f1: YELLOW") and "forecast overload" in out and "(change 1," in out
+    assert cli(node, "dso", "regime", "show", "f1").splitlines()[1].split()[:2] == ["1", "YELLOW"]
     out = cli(node, "dso", "request-flex", "--key", "dso", *window, "--bus", "bus2", "--direction", "up",
               "--power", "4000", "--max-price", "0.4", "--penalty-price", "0.1")
     assert "opened flex session 2" in out and "escrowed 1.600000" in out   # 2 MTUs * 0.4 * 2 * 4000 W / 4000

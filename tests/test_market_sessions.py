@@ -4,6 +4,7 @@ import pytest
 
 from contracts import VMError
 from market import meterdata
+from market.attestation import build_report
 from market.genesis import MarketConfig
 from market.orders import Order, commitment, new_salt
 from node.keys import KeyPair
@@ -192,9 +193,10 @@ def test_grid_validation_pending_until_the_attestor_attests(world):
     c.goto(sid, "reveal_end")
     assert ok(c.call(world.bob, MARKET, "clear", sid)) == "grid_validation_pending"
     rejected(c.call(world.bob, MARKET, "settle", sid), "not ready to settle (the session is in grid_validation_pending)")
-    rejected(c.call(world.bob, MARKET, "attest", sid, "ok"), "only the session's attestor may attest")
-    ok(c.call(oracle, MARKET, "attest", sid, "power flow ok"))
-    rejected(c.call(oracle, MARKET, "attest", sid, "again"), "the session is not waiting for grid validation")
+    report = build_report(c.session(sid), "ab" * 32).to_value()
+    rejected(c.call(world.bob, MARKET, "attest", sid, report), "only the grid oracle key may attest")
+    ok(c.call(oracle, MARKET, "attest", sid, report))
+    rejected(c.call(oracle, MARKET, "attest", sid, report), "the session is already attested")
     assert c.session(sid)["phase"] == "delivery"
     ok(c.call(world.bob, MARKET, "settle", sid))
 
