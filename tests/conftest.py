@@ -1,6 +1,10 @@
 """Shared fixtures."""
 import pytest
 
+from gridoracle.feeder import load_feeder
+from gridoracle.forecast import load_forecast
+from gridoracle.validate import GridValidator
+
 from tests.chainkit import LocalChain
 
 
@@ -9,3 +13,19 @@ def chain(tmp_path):
     test_chain = LocalChain(tmp_path / "node")
     yield test_chain
     test_chain.close()
+
+
+@pytest.fixture(scope="session")
+def model():
+    """The default CIGRE LV feeder model (read-only in tests)."""
+    return load_feeder()
+
+
+@pytest.fixture(scope="session")
+def forecast(model):
+    return load_forecast(model)
+
+
+@pytest.fixture(scope="session")
+def validator(model, forecast):
+    return GridValidator(model, forecast)

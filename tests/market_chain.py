@@ -211,6 +211,16 @@ class World:
                                meterdata.sign(self.mdm, METER, readings))
 
 
+def assert_replays_identically(source: "MarketChain", directory) -> None:
+    """A fresh node replaying ``source``'s blocks ends with the same receipts and state root."""
+    replica = MarketChain(directory, validator=source.validator, issuer=source.issuer)
+    try:
+        replay(source, replica)
+        assert replica.chain.state.root() == source.chain.state.root()
+    finally:
+        replica.close()
+
+
 def replay(source: LocalChain, replica: LocalChain) -> None:
     """Execute every block of ``source`` on ``replica`` through the validator path; the
     headers (state roots included) and receipts must match."""

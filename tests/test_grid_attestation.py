@@ -11,7 +11,7 @@ from market.genesis import MarketConfig
 from market.orders import Order
 from node.encoding import decode, sha256
 from tests.chainkit import TOKEN
-from tests.market_chain import GRID, MARKET, MarketChain, World, key_of, ok, rejected, replay
+from tests.market_chain import GRID, MARKET, World, assert_replays_identically, key_of, ok, rejected
 
 HASH = "5e" * 32
 
@@ -159,12 +159,7 @@ def test_an_attested_violation_curtails_the_trades_and_the_settlement(world, tmp
     assert sum(gained.values()) == 0
     assert {line[0] for line in c.rows(sid, "lines")} == {"alice-load", "bob-pv"}
     supply_is_conserved(world)
-    replica = MarketChain(tmp_path / "replica", validator=c.validator, issuer=c.issuer)
-    try:
-        replay(c, replica)
-        assert replica.chain.state.root() == c.chain.state.root()
-    finally:
-        replica.close()
+    assert_replays_identically(c, tmp_path / "replica")
 
 
 def test_red_override_voids_and_curtails_with_escrow_refunded_and_no_penalty(world):

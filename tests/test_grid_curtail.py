@@ -1,27 +1,9 @@
 """Curtailment proposals: applied, an independent pandapower.runpp is within every limit."""
 import numpy as np
-import pytest
 
 from gridoracle.crosscheck import runpp_flows
-from gridoracle.feeder import load_feeder
-from gridoracle.forecast import load_forecast
 from gridoracle.limits import Limits
 from gridoracle.validate import GridValidator, Position
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_feeder()
-
-
-@pytest.fixture(scope="module")
-def forecast(model):
-    return load_forecast(model)
-
-
-@pytest.fixture(scope="module")
-def validator(model, forecast):
-    return GridValidator(model, forecast)
 
 
 def reductions(verdict):

@@ -6,21 +6,10 @@ from hypothesis import strategies as st
 
 from gridoracle.crosscheck import runpp_flows
 from gridoracle.feeder import load_feeder
-from gridoracle.forecast import load_forecast
 from gridoracle.powerflow import PowerFlow
 
 VM_TOL = 1e-6  # p.u.
 LOADING_TOL = 1e-4  # percentage points
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_feeder()
-
-
-@pytest.fixture(scope="module")
-def forecast(model):
-    return load_forecast(model)
 
 
 @pytest.fixture

@@ -5,26 +5,10 @@ import numpy as np
 import pytest
 
 from gridoracle.crosscheck import runpp_flows
-from gridoracle.feeder import load_feeder
-from gridoracle.forecast import Forecast, load_forecast, parse_forecast
+from gridoracle.forecast import Forecast, parse_forecast
 from gridoracle.limits import Limits, Violation
 from gridoracle.validate import GridValidator, Position, PositionError
 from node.encoding import decode, encode, sha256
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_feeder()
-
-
-@pytest.fixture(scope="module")
-def forecast(model):
-    return load_forecast(model)
-
-
-@pytest.fixture(scope="module")
-def validator(model, forecast):
-    return GridValidator(model, forecast)
 
 
 def runpp_for(validator, positions, mtus):

@@ -9,7 +9,7 @@ from market.genesis import MarketConfig
 from market.orders import Order, commitment, new_salt
 from node.keys import KeyPair
 from tests.chainkit import TOKEN
-from tests.market_chain import MARKET, METER, REGISTRY, MarketChain, World, key_of, ok, rejected, replay
+from tests.market_chain import MARKET, METER, REGISTRY, World, assert_replays_identically, key_of, ok, rejected
 
 
 @pytest.fixture
@@ -175,12 +175,7 @@ def test_energy_session_end_to_end_with_imbalance_and_replay(world, tmp_path):
                       world.agg.address: deposits[world.agg.address]}
     assert c.balance(MARKET) == 0
 
-    replica = MarketChain(tmp_path / "replica", validator=c.validator, issuer=c.issuer)
-    try:
-        replay(c, replica)
-        assert replica.chain.state.root() == c.chain.state.root()
-    finally:
-        replica.close()
+    assert_replays_identically(c, tmp_path / "replica")
 
 
 def test_grid_validation_pending_until_the_attestor_attests(world):
