@@ -155,6 +155,15 @@ class MarketChain(LocalChain):
         return self.call(key, MARKET, "reveal", sealed.session, sealed.seq, (order or sealed.order).to_value(),
                          salt or sealed.salt)
 
+    def trade_and_clear(self, sid: int, orders: list[tuple[KeyPair, Order]], clearer: KeyPair) -> None:
+        """Commit every (trader, order), reveal them all, and have ``clearer`` clear the session."""
+        sealed = [(key, self.seal(key, sid, order)[1]) for key, order in orders]
+        self.goto(sid, "reveal")
+        for key, s in sealed:
+            ok(self.reveal(key, s))
+        self.goto(sid, "reveal_end")
+        ok(self.call(clearer, MARKET, "clear", sid))
+
     def rows(self, sid: int, table: str) -> list:
         out, chunk = [], 0
         while True:

@@ -36,12 +36,7 @@ def cleared(world, rule="uniform", attestor=True, buyer_price=200_000):
     orders = [(world.alice, Order("buy", "alice-load", buyer_price, 4_000, 100, (0, 1))),
               (world.bob, Order("sell", "bob-pv", 100_000, 3_000, 100, (0, 1))),
               (world.agg, Order("sell", "bob-battery", 150_000, 2_000, 100, (0,)))]
-    sealed = [(key, c.seal(key, sid, order)[1]) for key, order in orders]
-    c.goto(sid, "reveal")
-    for key, s in sealed:
-        ok(c.reveal(key, s))
-    c.goto(sid, "reveal_end")
-    ok(c.call(world.bob, MARKET, "clear", sid))
+    c.trade_and_clear(sid, orders, world.bob)
     return sid
 
 
@@ -230,12 +225,7 @@ def test_a_curtailment_reduces_a_two_sided_position_towards_zero(world):
               (world.agg, Order("sell", "bob-battery", 100_000, 2_000, 100, (0,))),
               (world.agg, Order("buy", "bob-battery", 160_000, 1_000, 100, (0,))),
               (world.bob, Order("sell", "bob-pv", 150_000, 3_000, 100, (0,)))]
-    sealed = [(key, c.seal(key, sid, order)[1]) for key, order in orders]
-    c.goto(sid, "reveal")
-    for key, s in sealed:
-        ok(c.reveal(key, s))
-    c.goto(sid, "reveal_end")
-    ok(c.call(world.bob, MARKET, "clear", sid))
+    c.trade_and_clear(sid, orders, world.bob)
     rows = c.rows(sid, "results")
     assert rows == [[0, 1, 2, 2_000, 310_000, 310_000], [0, 3, 4, 1_000, 155_000, 155_000]]
     devices = {1: "alice-load", 2: "bob-battery", 3: "bob-battery", 4: "bob-pv"}

@@ -145,12 +145,7 @@ def test_energy_session_end_to_end_with_imbalance_and_replay(world, tmp_path):
     orders = [(world.alice, Order("buy", "alice-load", 200_000, 6_000, 1_000, (0, 1))),
               (world.bob, Order("sell", "bob-pv", 120_000, 4_000, 1_000, (0, 1))),
               (world.agg, Order("sell", "bob-battery", 150_000, 2_500, 2_500, (0,)))]
-    sealed = [(key, c.seal(key, sid, order)[1]) for key, order in orders]
-    c.goto(sid, "reveal")
-    for key, s in sealed:
-        ok(c.reveal(key, s))
-    c.goto(sid, "reveal_end")
-    ok(c.call(world.mdm, MARKET, "clear", sid))
+    c.trade_and_clear(sid, orders, world.mdm)
     # MTU 0: 6000 Wh bid at 200 000; offers bob 4000 @ 120 000, battery 2500 @ 150 000 (all or nothing):
     # the walk gives the battery 2000 < 2500, so that trade is trimmed: 4000 Wh at (200+120)/2 = 160 000.
     assert c.query(MARKET, "results", sid) == [[0, 160_000, 200_000, 120_000, 4_000, 1], [1, 160_000, 200_000, 120_000, 4_000, 1]]
