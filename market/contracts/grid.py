@@ -115,10 +115,7 @@ def history(feeder, start_after=0, limit=100):
     """The feeder's regime changes with seq > start_after, oldest first, at most ``limit``."""
     require(_is_id(feeder), "feeder must be 1 to 64 characters from a-z 0-9 . _ -")
     require(_is_int(start_after) and start_after >= 0, "start_after must be a seq")
-    require(_is_int(limit) and 1 <= limit <= MAX_PAGE, "limit must be 1 to 200")
-    prefix = "h:" + feeder + ":"
-    start = None if start_after == 0 else prefix + _pad(start_after, 8)
-    return [record for key, record in storage.scan(prefix, start, limit)]
+    return _page("h:" + feeder + ":", start_after, 8, limit)
 
 
 def set_setpoints(feeder, setpoints):
@@ -154,7 +151,11 @@ def setpoints(device, start_after=0, limit=100):
     """The device's setpoints for MTUs > start_after, in MTU order, at most ``limit``."""
     require(_is_id(device), "device must be a device id")
     require(_is_int(start_after) and start_after >= 0, "start_after must be an MTU")
+    return _page("sp:" + device + ":", start_after, 12, limit)
+
+
+def _page(prefix, start_after, width, limit):
+    """Records under ``prefix`` whose zero-padded number (``width`` digits) is > start_after."""
     require(_is_int(limit) and 1 <= limit <= MAX_PAGE, "limit must be 1 to 200")
-    prefix = "sp:" + device + ":"
-    start = None if start_after == 0 else prefix + _pad(start_after, 12)
+    start = None if start_after == 0 else prefix + _pad(start_after, width)
     return [record for key, record in storage.scan(prefix, start, limit)]

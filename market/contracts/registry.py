@@ -119,9 +119,7 @@ def participant(address):
 
 def participants(start_after=None, limit=100):
     """Participants in address order, ``limit`` at most 200; page with the last address."""
-    require(isinstance(limit, int) and 1 <= limit <= MAX_PAGE, "limit must be 1 to 200")
-    start = None if start_after is None else "p:" + start_after
-    return [record for key, record in storage.scan("p:", start, limit)]
+    return _page("p:", start_after, limit)
 
 
 # -- devices ----------------------------------------------------------------------------
@@ -189,9 +187,14 @@ def device(device_id):
 
 def devices(start_after=None, limit=100):
     """Devices in id order, ``limit`` at most 200; page with the last id."""
+    return _page("d:", start_after, limit)
+
+
+def _page(prefix, start_after, limit):
+    """Records under ``prefix`` with keys after ``start_after``, ``limit`` at most MAX_PAGE."""
     require(isinstance(limit, int) and 1 <= limit <= MAX_PAGE, "limit must be 1 to 200")
-    start = None if start_after is None else "d:" + start_after
-    return [record for key, record in storage.scan("d:", start, limit)]
+    start = None if start_after is None else prefix + start_after
+    return [record for key, record in storage.scan(prefix, start, limit)]
 
 
 # -- authority --------------------------------------------------------------------------
