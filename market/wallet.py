@@ -8,11 +8,11 @@ once the commit is in a block, and is marked revealed after the reveal.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from market.orders import Order
+from node.atomicfile import write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,7 @@ class SealedOrderStore:
     def save(self, sealed: SealedOrder) -> SealedOrder:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{sealed.commitment}.json"
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(sealed.to_json(), fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_json_atomic(path, sealed.to_json(), mode=0o600)
         return sealed
 
     def update(self, sealed: SealedOrder, **changes) -> SealedOrder:

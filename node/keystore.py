@@ -17,6 +17,7 @@ import nacl.secret
 import nacl.utils
 from nacl.exceptions import CryptoError
 
+from node.atomicfile import write_json_atomic
 from node.keys import KeyPair
 
 PASSWORD_ENV = "FLEXLEDGER_PASSWORD"
@@ -32,9 +33,12 @@ def read_password(confirm: bool = False) -> str:
     env = os.environ.get(PASSWORD_ENV)
     if env is not None:
         return env
-    password = getpass.getpass("Keystore password: ")
-    if confirm and getpass.getpass("Repeat password: ") != password:
-        raise KeystoreError("passwords do not match")
+    try:
+        password = getpass.getpass("Keystore password: ")
+        if confirm and getpass.getpass("Repeat password: ") != password:
+            raise KeystoreError("passwords do not match")
+    except EOFError:
+        raise KeystoreError(f"no keystore password: set {PASSWORD_ENV} or run the command in a terminal") from None
     return password
 
 
@@ -87,13 +91,7 @@ class Keystore:
             raise KeystoreError(f"key {name!r} already exists in {self.directory}")
         key = key or KeyPair.generate()
         self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(encrypt_key(key, name, password), fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_json_atomic(path, encrypt_key(key, name, password), mode=0o600)
         return key
 
     def info(self, name: str) -> dict:

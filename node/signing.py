@@ -9,11 +9,11 @@ damaged refuses to start: ``SigningStateError`` tells the operator what to do.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import msgpack
 
+from node.atomicfile import write_json_atomic
 from node.keys import KeyPair
 
 STEP_PROPOSAL = 0
@@ -66,12 +66,8 @@ class GuardedSigner:
                                     f"from a backup before starting this validator") from None
 
     def _save(self, where: tuple[int, int, int], message: bytes) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as fh:
-            json.dump({"height": where[0], "round": where[1], "step": where[2], "message": message.hex()}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        write_json_atomic(self.path, {"height": where[0], "round": where[1], "step": where[2],
+                                      "message": message.hex()}, indent=None)
 
     def sign(self, message: bytes) -> bytes:
         where = position(message)
