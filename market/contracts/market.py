@@ -671,7 +671,10 @@ def _curtail(sid, session, curtailment):
     device's position in that MTU (Wh bought - sold) is reduced towards zero by wh, which
     must not exceed its size: the trades on the position's side (bought if it is positive,
     sold if negative) are reduced, the last (most marginal) trade first, until wh Wh are
-    taken off; the counterparty of a reduced trade loses the same Wh."""
+    taken off; the counterparty of a reduced trade loses the same Wh.  Nothing to do for an
+    empty curtailment (always the case outside energy sessions, whose rows are not trades)."""
+    if len(curtailment) == 0:
+        return []
     rows = _read_rows("r", sid)
     devices = _devices(sid)
     first = session["first_mtu"]
