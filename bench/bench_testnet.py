@@ -55,7 +55,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="flexledger-bench-") as tmp:
         net = Testnet(generate(Path(tmp), args.validators))
         try:
-            net.up(timeout=90)
+            net.up(timeout=90, oracle=False)
             clients = [net.client(n.name) for n in net.layout.nodes]
             token = clients[0].contracts()["token"]
             issuer = Keystore(net.layout.wallet / "keys").load("issuer", DEFAULT_PASSWORD)

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from cli.common import CliError, Context, parse_amount
 from consensus.types import Validator, ValidatorSet
-from market.genesis import market_genesis
+from gridoracle.config import OracleHome
+from gridoracle.setup import create_oracle_home, oracle_genesis
+from market.genesis import MarketConfig, market_genesis
 from node.config import DEFAULT_API_PORT, NodeConfig, NodeHome
 from node.genesis import Genesis
 from node.keys import KeyPair
@@ -29,6 +31,8 @@ def register(sub) -> None:
     init.add_argument("--port", type=int, default=DEFAULT_API_PORT, help="API port on 127.0.0.1")
     init.add_argument("--block-interval", type=float, default=1.0, help="seconds between blocks")
     init.add_argument("--issuer-supply", default="1000000", help="tokens minted to the issuer at genesis")
+    init.add_argument("--oracle-home", type=Path, help="where to create the DSO grid oracle's home and key "
+                                                       "(default: <home>/oracle)")
     init.set_defaults(run=init_node)
     start = node.add_parser("start", help="run the node until Ctrl-C")
     start.add_argument("--node-home", type=Path, help="node directory (default: <home>/node)")
@@ -59,14 +63,20 @@ def init_node(ctx: Context, args) -> None:
                        "'flexledger testnet up'")
     if args.block_interval <= 0:
         raise CliError("--block-interval must be more than zero")
+    oracle_home = args.oracle_home or ctx.home / "oracle"
+    if OracleHome(oracle_home).config_file.exists():
+        raise CliError(f"{oracle_home} already holds a grid oracle; remove it or choose another --oracle-home")
     keystore = ctx.keystore
+    password = read_password(confirm=True)
     if ISSUER_KEY in keystore.names():
         issuer = keystore.info(ISSUER_KEY)["address"]
     else:
-        issuer = keystore.create(ISSUER_KEY, read_password(confirm=True)).address
+        issuer = keystore.create(ISSUER_KEY, password).address
         print(f"created wallet key '{ISSUER_KEY}' ({issuer}), the token issuer")
+    oracle = create_oracle_home(oracle_home, f"http://127.0.0.1:{args.port}", password)
+    config, allocations, admitted = oracle_genesis(oracle, MarketConfig(), {issuer: parse_amount(args.issuer_supply)})
     key = KeyPair.generate()
-    contracts, calls = market_genesis(issuer, {issuer: parse_amount(args.issuer_supply)})
+    contracts, calls = market_genesis(issuer, allocations, config, admitted)
     genesis = Genesis(args.chain_id, int(time.time() * 1000),
                       ValidatorSet((Validator("dso", key.public_key, 10, "dso"),)), ChainParams(), contracts, calls)
     home.save_key(key)
@@ -74,7 +84,9 @@ def init_node(ctx: Context, args) -> None:
     home.save_config(NodeConfig(api_port=args.port, block_interval=args.block_interval, dev=True))
     print(f"initialized dev node in {home.path}")
     print(f"validator: {key.address}")
+    print(f"grid oracle key: {oracle.address} (home {oracle_home})")
     print(f"start it with: flexledger node start --dev --node-home {home.path}")
+    print(f"and the grid oracle with: flexledger oracle start --oracle-home {oracle_home}")
 
 
 def start_node(ctx: Context, args) -> None:

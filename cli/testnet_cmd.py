@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cli.common import CliError, Context
 from testnet.layout import TestnetLayout, generate
-from testnet.manager import Testnet, TestnetError
+from testnet.manager import ORACLE, Testnet, TestnetError
 
 DEFAULT_DIR = Path(".testnet")
 
@@ -19,19 +19,21 @@ def register(sub) -> None:
         p = testnet.add_parser(name, help=helptext)
         p.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="testnet directory (default: .testnet)")
         if node:
-            p.add_argument("node", help="node name, e.g. dso or agg1")
+            p.add_argument("node", help="node name, e.g. dso or agg1, or 'oracle' for the grid oracle")
         p.set_defaults(run=run)
         return p
 
     up = command("up", "generate (if needed) and start a testnet; returns once blocks are finalized", testnet_up)
     up.add_argument("--validators", type=int, default=4, help="number of validators (default 4)")
     up.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for finalized blocks")
+    up.add_argument("--no-oracle", action="store_true", help="do not start the grid oracle")
     command("status", "height, round and peers of each node", testnet_status)
-    logs = command("logs", "print a node's log", testnet_logs, node=True)
+    logs = command("logs", "print a node's (or the grid oracle's) log", testnet_logs, node=True)
     logs.add_argument("--lines", type=int, default=50)
-    down = command("down", "stop every node", testnet_down)
+    down = command("down", "stop every node and the grid oracle", testnet_down)
     down.add_argument("--clean", action="store_true", help="also delete the testnet directory")
-    for name, helptext in (("kill", "kill -9 a node"), ("restart", "kill and start a node again"),
+    for name, helptext in (("kill", "kill -9 a node or the oracle"),
+                           ("restart", "kill and start a node (or the oracle) again"),
                            ("pause", "freeze a node (SIGSTOP)"), ("resume", "unfreeze a paused node")):
         command(name, helptext, testnet_fault, node=True)
     part = command("partition", "split the network, e.g. 'dso,agg1 agg2,agg3'", testnet_partition)
@@ -57,7 +59,7 @@ def testnet_up(ctx: Context, args) -> None:
         print(f"starting the existing testnet in {args.dir} ({len(layout.nodes)} validators)")
     net = Testnet(layout)
     try:
-        net.up(timeout=args.timeout)
+        net.up(timeout=args.timeout, oracle=not args.no_oracle)
     except TestnetError as exc:
         raise CliError(str(exc)) from None
     _print_status(net)
@@ -69,6 +71,8 @@ def _print_status(net: Testnet) -> None:
     for row in net.status():
         print(f"{row['name']:8s} {'yes' if row['running'] else 'no':8s} {str(row['height']):>7s} "
               f"{str(row['round']):>6s} {str(row['peers']):>6s}  {row['api']}")
+    if net.layout.oracle:
+        print(f"{ORACLE:8s} {'yes' if net.pid(ORACLE) else 'no':8s}  grid oracle, home {net.layout.oracle}")
 
 
 def testnet_status(ctx: Context, args) -> None:
@@ -78,9 +82,9 @@ def testnet_status(ctx: Context, args) -> None:
 def testnet_logs(ctx: Context, args) -> None:
     net = _testnet(args)
     try:
-        log = Path(net.layout.node(args.node).home) / "node.log"
-    except KeyError as exc:
-        raise CliError(exc.args[0]) from None
+        log = net.process(args.node).log_file
+    except (KeyError, TestnetError) as exc:
+        raise CliError(str(exc.args[0])) from None
     lines = log.read_text(errors="replace").splitlines() if log.exists() else []
     print("\n".join(lines[-args.lines:]))
 
@@ -88,7 +92,7 @@ def testnet_logs(ctx: Context, args) -> None:
 def testnet_down(ctx: Context, args) -> None:
     net = _testnet(args)
     net.down()
-    print("all nodes stopped")
+    print("all processes stopped")
     if args.clean:
         shutil.rmtree(args.dir)
         print(f"removed {args.dir}")

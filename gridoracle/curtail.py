@@ -106,7 +106,7 @@ class _State:
         return delta
 
 
-def _effect(model: FeederModel, sens: Sensitivities, flows: PowerFlowResult, row: int, violation: Violation,
+def effect(model: FeederModel, sens: Sensitivities, flows: PowerFlowResult, row: int, violation: Violation,
             limits: Limits) -> tuple[np.ndarray, float]:
     """Relief of the violation per W of *added* injection at each bus, and the gap to close."""
     kind, key = violation.kind, violation.element.split(":", 1)[1]
@@ -132,7 +132,7 @@ def _sensitivity_round(model, pf, flows, row, violations, limits, state: _State,
     buses, where = np.unique(state.bus[members], return_inverse=True)
     sens = pf.sensitivities(flows.v[row], buses)
     for violation in violations:
-        relief_per_w, gap = _effect(model, sens, flows, row, violation, limits)
+        relief_per_w, gap = effect(model, sens, flows, row, violation, limits)
         # Reducing a position moves its injection by -sign W per W: relief = -sign * relief_per_w.
         s = -state.sign[members] * relief_per_w[where]
         s_max = s.max()

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gridoracle.feeder import FeederModel
-from gridoracle.powerflow import PowerFlowResult
+if TYPE_CHECKING:  # type hints only: the CLI reads Limits without loading pandapower
+    from gridoracle.feeder import FeederModel
+    from gridoracle.powerflow import PowerFlowResult
 
 #: A bus whose power mismatch (W) stays above this at the last iterate is unbalanced.
 UNBALANCED_W = 1.0

@@ -94,6 +94,16 @@ class Report:
                 "verdict": self.verdict, "violations": [v.to_value() for v in self.violations],
                 "curtailment": [c.to_value() for c in self.curtailment]}
 
+    @classmethod
+    def from_value(cls, value: Mapping) -> "Report":
+        """The report of a ``to_value()`` dict (e.g. kept in a file); ReportError if malformed."""
+        try:
+            return cls(int(value["session"]), tuple(value["mtus"]), value["input_hash"], value["verdict"],
+                       tuple(Violation(*row) for row in value["violations"]),
+                       tuple(Curtailment(*row) for row in value["curtailment"]))
+        except (KeyError, TypeError) as exc:
+            raise ReportError(f"not a report: {exc}") from None
+
     def encode(self) -> bytes:
         """The canonical bytes of the report (msgpack, fixed field order)."""
         return encode(["flexledger-attestation-v1", *self.to_value().values()])

@@ -48,8 +48,22 @@ class MarketConfig:
         return {name: value for name, value in asdict(self).items() if name in ("commit", "gate", "reveal", "settle")}
 
 
-def market_genesis(issuer: str, allocations: dict[str, int], config: MarketConfig | None = None
-                   ) -> tuple[tuple[GenesisContract, ...], tuple[GenesisCall, ...]]:
+@dataclass(frozen=True)
+class Admission:
+    """A participant the registry authority admits at genesis (e.g. the grid oracle key with
+    the ``dso`` role, so that it may open flexibility requests)."""
+
+    address: str
+    name: str
+    roles: tuple[str, ...]
+    public_key: str  # 64 hex digits
+
+    def args(self) -> list:
+        return [self.address, self.name, sorted(self.roles), self.public_key]
+
+
+def market_genesis(issuer: str, allocations: dict[str, int], config: MarketConfig | None = None,
+                   admitted: tuple[Admission, ...] = ()) -> tuple[tuple[GenesisContract, ...], tuple[GenesisCall, ...]]:
     config = config or MarketConfig()
     market_config = {name: sources.address(name) for name in (TOKEN_NAME, *sources.LIBRARIES)}
     market_config.update(phases=config.phases(), max_orders=config.max_orders, max_entries=config.max_entries)
@@ -64,4 +78,6 @@ def market_genesis(issuer: str, allocations: dict[str, int], config: MarketConfi
                    for name in sources.CONTRACTS))
     calls = tuple(GenesisCall(TOKEN_NAME, "mint", issuer, [address, amount])
                   for address, amount in sorted(allocations.items()))
-    return contracts, calls
+    admissions = tuple(GenesisCall(sources.REGISTRY, "admit", config.authority or issuer, admission.args())
+                       for admission in admitted)
+    return contracts, calls + admissions

@@ -120,7 +120,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="flexledger-soak-") as tmp:
         net = Testnet(generate(Path(tmp), args.validators))
         try:
-            net.up(timeout=90)
+            net.up(timeout=90, oracle=False)
             print(f"fault run: {args.seconds:g} s, seed {args.seed}", flush=True)
             report = run(net, args.seconds, args.seed)
         finally:

@@ -3,9 +3,12 @@
     <dir>/testnet.json        the nodes: name, address, ports, home
     <dir>/wallet/keys/        the token issuer's key (password: $FLEXLEDGER_PASSWORD or "testnet")
     <dir>/nodes/<name>/       node homes (node/config.py), with node.log and node.pid
+    <dir>/oracle/             the DSO grid oracle's home (gridoracle/config.py), following the DSO's node
 
 The first validator is the DSO, the others aggregators, each with voting power 10. Every
-node lists every other as a peer on 127.0.0.1 ports picked free at generation time.
+node lists every other as a peer on 127.0.0.1 ports picked free at generation time.  The grid oracle
+key is the genesis ``MarketConfig.oracle``, admitted with the ``dso`` role and funded; its
+flexibility requests use the short phases of :data:`TESTNET_FLEXIBILITY`.
 """
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from consensus.types import Validator, ValidatorSet
-from market.genesis import market_genesis
+from gridoracle.config import FlexPolicy
+from gridoracle.setup import create_oracle_home, oracle_genesis
+from market.genesis import MarketConfig, market_genesis
 from node.config import NodeConfig, NodeHome
 from node.genesis import Genesis
 from node.keys import KeyPair
@@ -28,6 +33,7 @@ from testnet.devnode import free_port
 
 DEFAULT_PASSWORD = "testnet"
 ISSUER_SUPPLY = 10**9 * 10**6
+TESTNET_FLEXIBILITY = FlexPolicy(commit_secs=20, gate_secs=1, reveal_secs=15, settle_secs=3600)
 TESTNET_TIMEOUTS = {"propose": 1.0, "propose_delta": 0.5, "prevote": 0.5, "prevote_delta": 0.25,
                     "precommit": 0.5, "precommit_delta": 0.25, "cap": 5.0, "commit": 0.2}
 
@@ -50,6 +56,7 @@ class TestnetLayout:
     directory: Path
     chain_id: str
     nodes: list[NodeEntry]
+    oracle: str | None = None  # the grid oracle's home, if the testnet has one
 
     @property
     def manifest(self) -> Path:
@@ -66,8 +73,8 @@ class TestnetLayout:
         raise KeyError(f"no node {name!r} in this testnet (nodes: {', '.join(n.name for n in self.nodes)})")
 
     def save(self) -> None:
-        self.manifest.write_text(json.dumps({"chain_id": self.chain_id, "nodes": [asdict(n) for n in self.nodes]},
-                                            indent=2) + "\n")
+        self.manifest.write_text(json.dumps({"chain_id": self.chain_id, "nodes": [asdict(n) for n in self.nodes],
+                                             "oracle": self.oracle}, indent=2) + "\n")
 
     @classmethod
     def load(cls, directory: Path) -> "TestnetLayout":
@@ -75,7 +82,7 @@ class TestnetLayout:
         if not manifest.exists():
             raise FileNotFoundError(f"no testnet in {directory}: run 'flexledger testnet up' first")
         doc = json.loads(manifest.read_text())
-        return cls(Path(directory), doc["chain_id"], [NodeEntry(**n) for n in doc["nodes"]])
+        return cls(Path(directory), doc["chain_id"], [NodeEntry(**n) for n in doc["nodes"]], doc.get("oracle"))
 
 
 def node_names(count: int) -> list[str]:
@@ -83,8 +90,9 @@ def node_names(count: int) -> list[str]:
 
 
 def generate(directory: Path, validators: int, chain_id: str = "flexledger-testnet",
-             timeouts: dict | None = None) -> TestnetLayout:
-    """Write keys, genesis and configs for ``validators`` nodes under ``directory``."""
+             timeouts: dict | None = None, market: MarketConfig | None = None,
+             flexibility: FlexPolicy = TESTNET_FLEXIBILITY) -> TestnetLayout:
+    """Write keys, genesis and configs for ``validators`` nodes and the grid oracle under ``directory``."""
     if validators < 1:
         raise ValueError("a testnet needs at least one validator")
     directory = Path(directory)
@@ -95,13 +103,15 @@ def generate(directory: Path, validators: int, chain_id: str = "flexledger-testn
     names = node_names(validators)
     validator_set = ValidatorSet(tuple(Validator(name, key.public_key, 10, "dso" if i == 0 else "aggregator")
                                        for i, (name, key) in enumerate(zip(names, keys))))
-    contracts, calls = market_genesis(issuer.address, {issuer.address: ISSUER_SUPPLY})
-    genesis = Genesis(chain_id, int(time.time() * 1000), validator_set, ChainParams(), contracts, calls)
     entries = [NodeEntry(name, key.address, free_port(), free_port(), str(directory / "nodes" / name))
                for name, key in zip(names, keys)]
+    oracle = create_oracle_home(directory / "oracle", entries[0].api_url, password, flexibility)
+    config, allocations, admitted = oracle_genesis(oracle, market or MarketConfig(), {issuer.address: ISSUER_SUPPLY})
+    contracts, calls = market_genesis(issuer.address, allocations, config, admitted)
+    genesis = Genesis(chain_id, int(time.time() * 1000), validator_set, ChainParams(), contracts, calls)
     for entry, key in zip(entries, keys):
         write_node_home(NodeHome(Path(entry.home)), key, genesis, entry, entries, timeouts)
-    layout = TestnetLayout(directory, chain_id, entries)
+    layout = TestnetLayout(directory, chain_id, entries, str(directory / "oracle"))
     layout.save()
     return layout
 

@@ -1,7 +1,8 @@
 """Running a local testnet: every node its own OS process on loopback, and fault injection.
 
-The process ids live in ``<node home>/node.pid`` so that separate ``flexledger testnet``
-commands can manage the same testnet. Faults: kill (SIGKILL), restart, pause (SIGSTOP),
+The process ids live in ``<node home>/node.pid`` (the grid oracle's in
+``<oracle home>/oracle.pid``) so that separate ``flexledger testnet`` commands can manage
+the same testnet; the oracle is started once the nodes finalize blocks. Faults: kill (SIGKILL), restart, pause (SIGSTOP),
 resume (SIGCONT), and partitions, which ask each node (``POST /admin/isolate``) to cut its
 links to the nodes outside its group.
 """
@@ -14,11 +15,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from node.client import ClientError, NodeClient
 from node.config import NodeHome
-from testnet.layout import NodeEntry, TestnetLayout
+from testnet.layout import DEFAULT_PASSWORD, NodeEntry, TestnetLayout
 
 
 STARTUP_GRACE = 20.0  # seconds a freshly started node may take to open its API
@@ -28,18 +30,39 @@ class TestnetError(Exception):
     """A testnet operation that could not be done; the message says why."""
 
 
+ORACLE = "oracle"  # the process name of the grid oracle
+
+
+@dataclass(frozen=True)
+class Process:
+    """How to run one of the testnet's processes (a node or the grid oracle)."""
+
+    name: str
+    pid_file: Path
+    log_file: Path
+    argv: list[str]
+
+
 class Testnet:
     def __init__(self, layout: TestnetLayout):
         self.layout = layout
 
     # -- processes -----------------------------------------------------------------------
-    @staticmethod
-    def _pid_file(entry: NodeEntry) -> Path:
-        return Path(entry.home) / "node.pid"
+    def process(self, name: str) -> Process:
+        if name == ORACLE:
+            if self.layout.oracle is None:
+                raise TestnetError("this testnet has no grid oracle")
+            home = Path(self.layout.oracle)
+            return Process(name, home / "oracle.pid", home / "oracle.log",
+                           [sys.executable, "-m", "cli.main", "oracle", "start", "--oracle-home", str(home)])
+        home = Path(self.layout.node(name).home)
+        return Process(name, home / "node.pid", home / "node.log",
+                       [sys.executable, "-m", "cli.main", "node", "start", "--node-home", str(home)])
 
-    def pid(self, entry: NodeEntry) -> int | None:
+    def pid(self, name: str) -> int | None:
+        """The process id of the running node (or the oracle), or None."""
         try:
-            pid = int(self._pid_file(entry).read_text())
+            pid = int(self.process(name).pid_file.read_text())
             os.kill(pid, 0)
         except (FileNotFoundError, ValueError, ProcessLookupError):
             return None
@@ -52,20 +75,18 @@ class Testnet:
         return pid
 
     def start(self, name: str) -> None:
-        entry = self.layout.node(name)
-        if self.pid(entry):
+        process = self.process(name)
+        if self.pid(name):
             raise TestnetError(f"{name} is already running")
-        log = open(Path(entry.home) / "node.log", "ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        process = subprocess.Popen([sys.executable, "-m", "cli.main", "node", "start", "--node-home", entry.home],
-                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, env=env)
+        log = open(process.log_file, "ab")
+        env = {"FLEXLEDGER_PASSWORD": DEFAULT_PASSWORD, **os.environ, "PYTHONUNBUFFERED": "1"}  # the oracle key's
+        child = subprocess.Popen(process.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 start_new_session=True, env=env)
         log.close()
-        self._pid_file(entry).write_text(str(process.pid))
+        process.pid_file.write_text(str(child.pid))
 
     def _signal(self, name: str, sig: int) -> int:
-        entry = self.layout.node(name)
-        pid = self.pid(entry)
+        pid = self.pid(name)
         if pid is None:
             raise TestnetError(f"{name} is not running")
         os.kill(pid, sig)
@@ -74,22 +95,21 @@ class Testnet:
     def kill(self, name: str) -> None:
         pid = self._signal(name, signal.SIGKILL)
         _wait_gone(pid)
-        self._pid_file(self.layout.node(name)).unlink(missing_ok=True)
+        self.process(name).pid_file.unlink(missing_ok=True)
 
     def stop(self, name: str, timeout: float = 10.0) -> None:
-        entry = self.layout.node(name)
-        pid = self.pid(entry)
+        pid = self.pid(name)
         if pid is None:
             return
-        os.kill(pid, signal.SIGCONT)  # a paused node cannot act on SIGTERM
+        os.kill(pid, signal.SIGCONT)  # a paused process cannot act on SIGTERM
         os.kill(pid, signal.SIGTERM)
         if not _wait_gone(pid, timeout):
             os.kill(pid, signal.SIGKILL)
             _wait_gone(pid)
-        self._pid_file(entry).unlink(missing_ok=True)
+        self.process(name).pid_file.unlink(missing_ok=True)
 
     def restart(self, name: str) -> None:
-        if self.pid(self.layout.node(name)):
+        if self.pid(name):
             self.kill(name)
         self.start(name)
 
@@ -99,15 +119,22 @@ class Testnet:
     def resume(self, name: str) -> None:
         self._signal(name, signal.SIGCONT)
 
-    def up(self, timeout: float = 60.0, min_height: int = 2) -> None:
+    def names(self) -> list[str]:
+        """Every process of the testnet: the nodes, then the grid oracle if there is one."""
+        return [n.name for n in self.layout.nodes] + ([ORACLE] if self.layout.oracle else [])
+
+    def up(self, timeout: float = 60.0, min_height: int = 2, oracle: bool = True) -> None:
+        """Start every node that is not running, wait for finalized blocks, then start the oracle."""
         for entry in self.layout.nodes:
-            if not self.pid(entry):
+            if not self.pid(entry.name):
                 self.start(entry.name)
         self.wait_for_height(min_height, timeout)
+        if oracle and self.layout.oracle and not self.pid(ORACLE):
+            self.start(ORACLE)
 
     def down(self) -> None:
-        for entry in self.layout.nodes:
-            self.stop(entry.name)
+        for name in reversed(self.names()):
+            self.stop(name)
 
     # -- observing -------------------------------------------------------------------------
     def client(self, name: str) -> NodeClient:
@@ -127,8 +154,8 @@ class Testnet:
             if all(h is not None and h >= height for h in heights.values()):
                 return
             for name in names:
-                if self.pid(self.layout.node(name)) is None:
-                    raise TestnetError(f"{name} exited; see {Path(self.layout.node(name).home) / 'node.log'}")
+                if self.pid(name) is None:
+                    raise TestnetError(f"{name} exited; see {self.process(name).log_file}")
             time.sleep(0.2)
         raise TestnetError(f"not every node reached height {height} within {timeout:g} s: {heights}")
 
@@ -136,7 +163,7 @@ class Testnet:
         rows = []
         for entry in self.layout.nodes:
             row = {"name": entry.name, "address": entry.address, "api": entry.api_url,
-                   "running": self.pid(entry) is not None}
+                   "running": self.pid(entry.name) is not None}
             try:
                 doc = self.client(entry.name).status()
                 consensus = doc.get("consensus") or {}
@@ -176,7 +203,7 @@ class Testnet:
 
     def heal(self) -> None:
         for entry in self.layout.nodes:
-            if self.pid(entry):
+            if self.pid(entry.name):
                 self._isolate(entry, [])
 
 

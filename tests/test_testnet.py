@@ -127,7 +127,7 @@ async def double_sign(net, name: str) -> None:
 
 
 def _wait_exit(net, name, timeout=30):
-    wait_until(lambda: net.pid(net.layout.node(name)) is None, timeout)
+    wait_until(lambda: net.pid(name) is None, timeout)
     return (Path(net.layout.node(name).home) / "node.log").read_text()
 
 

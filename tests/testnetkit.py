@@ -15,11 +15,12 @@ FAST_TIMEOUTS = {"propose": 0.6, "propose_delta": 0.3, "prevote": 0.3, "prevote_
 
 
 @contextlib.contextmanager
-def running_testnet(directory, validators: int = 4):
+def running_testnet(directory, validators: int = 4, oracle: bool = False):
+    """A testnet in ``directory``, stopped afterwards; the grid oracle runs only when asked for."""
     layout = generate(directory, validators, timeouts=FAST_TIMEOUTS)
     net = Testnet(layout)
     try:
-        net.up(timeout=60)
+        net.up(timeout=60, oracle=oracle)
         yield net
     finally:
         net.down()

@@ -1,0 +1,109 @@
+"""What the grid oracle reads from the chain: sessions' cleared positions at the model's buses.
+
+Devices map to buses through the on-chain registry (``registry.device``: its ``bus`` and
+``feeder`` ids).  A chain bus id names a bus of the feeder model by the configured map
+(``OracleConfig.buses``) or, by default, by the model bus key in lower case with other
+characters replaced by "-" (``Bus R11`` -> ``bus-r11``); chain feeder ids map to the
+model's feeders the same way (``R`` -> ``r``).
+
+Positions (``gridoracle.validate.Position``, W into the grid per device and MTU):
+
+- energy: the cleared ``results`` rows, ``-4 * (Wh bought - sold)`` (a quarter hour);
+- flexibility: each award ``[seq, qty]`` for every MTU of the request window, ``+qty``
+  for ``up`` (less consumption, more generation) and ``-qty`` for ``down``;
+- capacity: each award ``[mtu, seq, qty]`` as ``-qty`` (the right to draw ``qty`` W).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gridoracle.config import OracleConfig, chain_id_of
+from gridoracle.feeder import FeederModel
+from gridoracle.validate import Position, PositionError
+from market import sources
+from market.attestation import positions as energy_positions
+from market.client import MarketClient
+
+
+def merge(positions: Iterable[Position], mtus: Iterable[int] | None = None) -> list[Position]:
+    """One position per (device, MTU), the sum of the given ones; only ``mtus`` when given;
+    zero positions dropped."""
+    keep = None if mtus is None else set(mtus)
+    totals: dict[tuple[int, str], list] = {}
+    for p in positions:
+        if keep is None or p.mtu in keep:
+            entry = totals.setdefault((p.mtu, p.device), [p.bus, 0])
+            entry[1] += p.injection_w
+    return sorted(Position(mtu, bus, device, w) for (mtu, device), (bus, w) in totals.items() if w != 0)
+
+
+class ChainView:
+    def __init__(self, market: MarketClient, model: FeederModel, config: OracleConfig):
+        self.market = market
+        self.model = model
+        self.buses = {chain_id_of(key): key for key in model.bus_keys()}
+        self.buses.update(config.buses)
+        self.feeders = {chain_id_of(name): name for name in model.feeders}
+        self.feeders.update(config.feeders)
+        self._devices: dict[str, dict] = {}
+
+    def chain_feeder(self, model_feeder: str) -> str:
+        for chain_id, name in self.feeders.items():
+            if name == model_feeder:
+                return chain_id
+        return chain_id_of(model_feeder)
+
+    def chain_bus(self, model_bus: str) -> str:
+        for chain_id, key in self.buses.items():
+            if key == model_bus:
+                return chain_id
+        return chain_id_of(model_bus)
+
+    def device(self, device_id: str) -> dict:
+        """The registry record of a device (cached: a device's bus never changes)."""
+        if device_id not in self._devices:
+            record = self.market.query(sources.REGISTRY, "device", device_id)
+            if record is None:
+                raise PositionError(f"device {device_id!r} is not in the registry")
+            self._devices[device_id] = record
+        return self._devices[device_id]
+
+    def model_bus(self, device_id: str) -> str:
+        bus = self.device(device_id)["bus"]
+        if bus not in self.buses:
+            raise PositionError(f"device {device_id!r} is on bus {bus!r}, which is not in the feeder model "
+                                f"(map it in oracle.json \"buses\")")
+        return self.buses[bus]
+
+    def _devices_by_seq(self, sid: int) -> dict[int, str]:
+        return {c["seq"]: c["order"]["device"] for c in self.market.commitments(sid) if c.get("order")}
+
+    def positions(self, session: dict) -> list[Position]:
+        """The session's cleared positions (see the module docstring)."""
+        sid, first, kind = session["id"], session["first_mtu"], session["kind"]
+        rows = self.market.rows(sid, "results")
+        devices = self._devices_by_seq(sid)
+        found = []
+        if kind == "energy":
+            for (mtu, device), wh in self.traded(session, rows, devices).items():
+                found.append(Position(mtu, self.model_bus(device), device, -4 * wh))
+        elif kind == "flex":
+            sign = 1 if session["direction"] == "up" else -1
+            for seq, qty in rows:
+                device = devices[seq]
+                found += [Position(first + k, self.model_bus(device), device, sign * qty)
+                          for k in range(session["n_mtus"])]
+        else:
+            for mtu, seq, qty in rows:
+                found.append(Position(first + mtu, self.model_bus(devices[seq]), devices[seq], -qty))
+        return merge(found)
+
+    def traded(self, session: dict, rows: list | None = None,
+               devices: dict[int, str] | None = None) -> dict[tuple[int, str], int]:
+        """An energy session's positions {(mtu, device): Wh bought - sold}."""
+        rows = self.market.rows(session["id"], "results") if rows is None else rows
+        devices = self._devices_by_seq(session["id"]) if devices is None else devices
+        return energy_positions(rows, devices, session["first_mtu"])
+
+    def mtus(self, session: dict) -> list[int]:
+        return list(range(session["first_mtu"], session["first_mtu"] + session["n_mtus"]))
