@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m testnet.devdemo
+	$(PY) -m cli.main demo
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q

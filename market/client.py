@@ -21,6 +21,11 @@ HEAVY = ("clear", "settle", "release", "attest", "override", "withdraw")
 PAGE = 200  # the most records the market and registry return per read
 
 
+def gas_for(contract: str, function: str) -> int:
+    """The gas limit to send with a call: clearing and settling may need a transaction's maximum."""
+    return HEAVY_GAS if contract == sources.MARKET and function in HEAVY else CALL_GAS
+
+
 class MarketError(Exception):
     def __init__(self, code: str, message: str):
         super().__init__(f"{code}: {message}")
@@ -45,8 +50,8 @@ class MarketClient:
 
     def send(self, key: KeyPair, contract: str, function: str, *args: Any) -> dict:
         """Call ``function`` in a transaction and wait for its receipt; MarketError if it failed."""
-        gas = HEAVY_GAS if contract == sources.MARKET and function in HEAVY else CALL_GAS
-        response = self.node.call(key, self.address(contract), function, list(args), gas_limit=gas)
+        response = self.node.call(key, self.address(contract), function, list(args),
+                                  gas_limit=gas_for(contract, function))
         receipt = response.get("receipt") or {}
         if receipt.get("status") != "ok":
             raise MarketError(receipt.get("error_code", "not_committed"), receipt.get("error", "no receipt"))

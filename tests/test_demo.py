@@ -1,10 +1,83 @@
-"""`make demo` runs the interim demo: it must finish, and every node must agree at the end."""
+"""`flexledger demo` runs the built-in scenario end to end, and every figure of its report is the chain's.
+
+The demo runs as a user runs it (a subprocess), with ``--keep`` so that the testnet is
+still up afterwards; then each figure of report.json is compared with a fresh read of the
+API: clearing prices, volumes and trades per MTU, attestations, settlement totals, regime
+changes, balances, block and transaction counts. The story of the day is checked too.
+"""
+import json
 import subprocess
 import sys
 
+import pytest
 
-def test_demo_runs_to_the_end():
-    result = subprocess.run([sys.executable, "-m", "testnet.devdemo"], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "(all four agree)" in result.stdout and "demo finished" in result.stdout
-    assert "sent 40.250000 to" in result.stdout
+from market import sources
+from market.client import MarketClient
+from market.token import TOKEN_NAME
+from node.client import NodeClient
+from testnet import layout, manager
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("demo")
+    net_dir, html = directory / "net", directory / "report.html"
+    try:
+        result = subprocess.run([sys.executable, "-m", "cli.main", "demo", "--dir", str(net_dir), "--report",
+                                 str(html), "--keep"], capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        net = manager.Testnet(layout.TestnetLayout.load(net_dir))
+        yield result.stdout, json.loads(html.with_suffix(".json").read_text()), html.read_text(), net
+    finally:
+        if (net_dir / "testnet.json").exists():
+            manager.Testnet(layout.TestnetLayout.load(net_dir)).down()
+
+
+def test_the_day_goes_as_the_scenario_says(demo):
+    stdout, report, html, _net = demo
+    sessions = {s["id"]: s for s in report["sessions"]}
+    assert [s["kind"] for s in sessions.values()] == ["energy", "energy", "flex", "energy", "flex"]
+    assert all(s["settled"] for s in sessions.values())
+    assert sessions[1]["attestation"]["verdict"] == "approved"  # after the flexibility
+    assert sessions[4]["attestation"]["verdict"] == "violated" and sessions[4]["attestation"]["curtailed_wh"] > 0
+    r = next(f for f in report["regimes"] if f["feeder"] == "r")
+    assert [c["state"] for c in r["changes"]] == ["YELLOW", "GREEN", "YELLOW", "RED", "GREEN"]
+    assert [x["node"] for x in report["chain"]["restarts"]] == ["agg2"]
+    loading = next(x for x in report["loading"] if x["element"] == "line:Line R1-R2")
+    assert max(loading["before_pct"]) > 100 >= max(loading["after_pct"])
+    assert "report: " in stdout and "feeder r is RED: flexibility request 5 is not enough" in stdout
+    assert "http" not in html and html.count("<svg") >= 5
+
+
+def test_every_figure_in_the_report_is_what_the_api_returns(demo):
+    _stdout, report, _html, net = demo
+    market = MarketClient(NodeClient(net.layout.node("dso").api_url))
+    for figures in report["sessions"]:
+        sid = figures["id"]
+        session, rows = market.session(sid), market.rows(sid, "results")
+        assert (figures["first_mtu"], figures["n_mtus"], figures["status"]) == \
+            (session["first_mtu"], session["n_mtus"], session["phase"])
+        if figures["kind"] == "energy":
+            summary = market.query(sources.MARKET, "results", sid)
+            assert [[m["mtu"] - session["first_mtu"], m["volume_wh"], m["trades"]] for m in figures["mtus"]] == \
+                [[row[0], row[4], row[5]] for row in summary]
+            assert [m["price"] for m in figures["mtus"]] == [row[1] if row[4] else None for row in summary]
+            assert figures["volume_wh"] == sum(row[3] for row in rows)  # after any curtailment (the summary: as cleared)
+            assert figures["value"] == sum(row[4] for row in rows)
+        record = market.query(sources.MARKET, "attestation", sid)
+        assert figures["attestation"] == {"verdict": record["report"]["verdict"],
+                                          "violations": len(record["report"]["violations"]),
+                                          "curtailed_wh": sum(c[2] for c in record["report"]["curtailment"]),
+                                          "height": record["height"]}
+        assert figures["settled_total"] == sum(amount for _address, amount in market.rows(sid, "payouts"))
+    for feeder in report["regimes"]:
+        assert feeder["changes"] == market.query(sources.GRID, "history", feeder["feeder"], 0, 200)
+    for person in report["settlement"]:
+        assert person["end"] == market.query(TOKEN_NAME, "balance_of", person["address"])
+        assert person["net"] == person["end"] - person["start"]
+    assert market.query(TOKEN_NAME, "balance_of", market.address(sources.MARKET)) == 0  # every escrow paid out
+    chain = report["chain"]
+    blocks = range(report["first_height"] + 1, chain["height"] + 1)
+    assert chain["blocks"] == len(blocks)
+    assert chain["transactions"] == sum(market.node.get(f"/block/{h}", txs="hashes")["tx_count"] for h in blocks)
+    assert chain["finality_ms"]["samples"] > 1000 and 0 < chain["finality_ms"]["p50"] <= chain["finality_ms"]["max"]
