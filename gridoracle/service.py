@@ -62,10 +62,28 @@ def load_validator(home: OracleHome, config: OracleConfig) -> GridValidator:
     return GridValidator(model, load_forecast(model, home.resolve(config.forecast)), config.limits)
 
 
-def _summary(verdict: Verdict, limit: int = 3) -> str:
-    shown = ", ".join(f"{v.element} {v.kind} at MTU {v.mtu}" for v in verdict.violations[:limit])
-    more = len(verdict.violations) - limit
-    return shown + (f" and {more} more" if more > 0 else "")
+def _describe(violation) -> str:
+    """One violation for people: ``line:Line R1-R2 at 130.4 % (20:00)``."""
+    if violation.kind in ("line_loading", "trafo_loading"):
+        value = f"{violation.value / 100:.1f} %"
+    elif violation.kind == "nonconvergence":
+        value = "no power-flow solution"
+    else:
+        value = f"{violation.value / 1e6:.3f} p.u."
+    minute = (violation.mtu % 96) * 15
+    return f"{violation.element} at {value} ({minute // 60:02d}:{minute % 60:02d})"
+
+
+def _summary(verdict: Verdict, limit: int = 2) -> str:
+    """The worst violation of the first ``limit`` elements, and how many more there are."""
+    worst: dict[str, object] = {}
+    for v in verdict.violations:
+        beyond = abs(v.value - v.limit)
+        if v.element not in worst or beyond > abs(worst[v.element].value - worst[v.element].limit):
+            worst[v.element] = v
+    shown = sorted(worst.values(), key=lambda v: -abs(v.value - v.limit) / max(v.limit, 1))[:limit]
+    more = len(verdict.violations) - len(shown)
+    return ", ".join(_describe(v) for v in shown) + (f" and {more} more violations" if more > 0 else "")
 
 
 class Oracle:
@@ -140,6 +158,9 @@ class Oracle:
             self._finish_red(session, episode)
             return True
         if phase in DONE_PHASES:
+            if episode is not None:  # attested before a crash: finish the episode (GREEN), then forget it
+                return self._continue_episode(session, episode)
+            self._forget(sid)
             return True
         if phase == "clearing" and session["operator"] == self.address:
             self._send(sources.MARKET, "clear", sid)
@@ -151,6 +172,7 @@ class Oracle:
             if episode is not None:
                 return self._continue_episode(session, episode)
             if self._attested_on_chain(session):
+                self._forget(sid)
                 return True
             return self._validate(session)
         except PositionError as exc:
@@ -158,6 +180,12 @@ class Oracle:
                 log.error("session %d cannot be validated: %s", sid, exc)
                 self._journal().errors[str(sid)] = str(exc)
             return False
+
+    def _forget(self, sid: int) -> None:
+        """A session the oracle is done with: no episode and no error kept for it."""
+        journal = self._journal()
+        if journal.episodes.pop(str(sid), None) is not None or journal.errors.pop(str(sid), None) is not None:
+            journal.save()
 
     def _episode_of_flex(self, sid: int) -> bool:
         return any(e["flex"] == sid for e in self._journal().episodes.values())

@@ -80,7 +80,7 @@ def test_congestion_turns_the_feeder_yellow_and_flexibility_turns_it_green(world
     assert market.query(sources.MARKET, "attestation", sid) is None  # waits for the flexibility
     yellow = market.query(sources.GRID, "regime", FEEDER)
     assert yellow["state"] == "YELLOW" and yellow["mtus"] == [first + 4, first + 5]
-    assert yellow["reason"].startswith(f"session {sid}: line:Line R1-R2 line_loading at MTU {first + 4}")
+    assert yellow["reason"].startswith(f"session {sid}: line:Line R1-R2 at 103.") and "% (20:00)" in yellow["reason"]
     assert len(yellow["attestation"]) == 64 and yellow["by"] == oracle.address
     flex_id = oracle.journal.episodes[str(sid)]["flex"]
     flex = market.session(flex_id)
