@@ -12,6 +12,9 @@ Positions (``gridoracle.validate.Position``, W into the grid per device and MTU)
 - flexibility: each award ``[seq, qty]`` for every MTU of the request window, ``+qty``
   for ``up`` (less consumption, more generation) and ``-qty`` for ``down``;
 - capacity: each award ``[mtu, seq, qty]`` as ``-qty`` (the right to draw ``qty`` W).
+
+A session is validated on top of the **background**: the positions of the feeder's other
+sessions already past grid validation in the same MTUs.
 """
 from __future__ import annotations
 
@@ -104,6 +107,19 @@ class ChainView:
         rows = self.market.rows(session["id"], "results") if rows is None else rows
         devices = self._devices_by_seq(session["id"]) if devices is None else devices
         return energy_positions(rows, devices, session["first_mtu"])
+
+    def background(self, session: dict, exclude: set[int]) -> list[Position]:
+        """The accepted positions (sessions past grid validation: delivery or settled) of the
+        feeder's other sessions in ``session``'s MTUs, except the sessions ``exclude``."""
+        window = self.mtus(session)
+        found = []
+        for other in self.market.sessions():
+            if (other["id"] in exclude or other["feeder"] != session["feeder"]
+                    or other["phase"] not in ("delivery", "settled")
+                    or other["first_mtu"] > window[-1] or other["first_mtu"] + other["n_mtus"] <= window[0]):
+                continue
+            found += self.positions(other)
+        return merge(found, window)
 
     def mtus(self, session: dict) -> list[int]:
         return list(range(session["first_mtu"], session["first_mtu"] + session["n_mtus"]))

@@ -7,7 +7,8 @@ head has moved) reads the sessions from the journal's watermark on and acts on e
 session that names the oracle as its attestor:
 
 - a flexibility request the oracle opened, in ``clearing``: it clears it;
-- a session in ``grid_validation_pending``: its positions are validated (``validate``);
+- a session in ``grid_validation_pending``: its positions are validated (``validate``) on top
+  of the feeder's other sessions already accepted for the same MTUs (``ChainView.background``);
   - **approved**: ``market.attest`` with the approved report;
   - **violated**, an energy session, its feeder GREEN, the flexibility policy on and a
     flexibility need (``flexneed``) whose window starts after the request's phases: the
@@ -192,7 +193,7 @@ class Oracle:
 
     # -- validation -----------------------------------------------------------------------
     def _validate(self, session: dict) -> bool:
-        verdict = self._verdict(session, self.view.positions(session), "cleared")
+        verdict = self._verdict(session, self.view.positions(session), "cleared", {session["id"]})
         if verdict.approved:
             self._attest(session, verdict)
             return True
@@ -203,8 +204,10 @@ class Oracle:
         self._start_episode(session, verdict, need)
         return False
 
-    def _verdict(self, session: dict, positions, stage: str) -> Verdict:
-        verdict = self.validator.validate(positions, self.view.mtus(session))
+    def _verdict(self, session: dict, positions, stage: str, exclude: set[int]) -> Verdict:
+        """Validate ``positions`` over the session's MTUs on top of the other sessions' (not ``exclude``)."""
+        background = self.view.background(session, exclude)
+        verdict = self.validator.validate(positions, self.view.mtus(session), background)
         save_snapshot(self.home.latest_file, self.validator, verdict, session, stage)
         log.info("session %d (%s, feeder %s, %s): %s%s", session["id"], session["kind"], session["feeder"], stage,
                  "approved" if verdict.approved else "violated: ", "" if verdict.approved else _summary(verdict))
@@ -268,8 +271,8 @@ class Oracle:
         if flex["phase"] not in ("grid_validation_pending", *DONE_PHASES):
             return False
         positions = merge(self.view.positions(session) + self.view.positions(flex), self.view.mtus(session))
-        verdict = self._verdict(session, positions, "with flexibility")
-        self._attest_flex(flex, positions)
+        verdict = self._verdict(session, positions, "with flexibility", {session["id"], flex["id"]})
+        self._attest_flex(flex, positions, {session["id"], flex["id"]})
         if not verdict.approved:
             self._red(session, verdict, f"flexibility request {flex['id']} is not enough for session "
                                         f"{session['id']}: {_summary(verdict)}")
@@ -281,10 +284,11 @@ class Oracle:
         self._journal().save()
         return True
 
-    def _attest_flex(self, flex: dict, positions) -> None:
+    def _attest_flex(self, flex: dict, positions, exclude: set[int]) -> None:
         if self._attested_on_chain(flex):
             return
-        self._attest(flex, self.validator.validate(merge(positions, self.view.mtus(flex)), self.view.mtus(flex)))
+        mtus = self.view.mtus(flex)
+        self._attest(flex, self.validator.validate(merge(positions, mtus), mtus, self.view.background(flex, exclude)))
 
     # -- RED ------------------------------------------------------------------------------
     def _red(self, session: dict, verdict: Verdict, reason: str) -> None:

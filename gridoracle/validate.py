@@ -10,14 +10,19 @@ load, and the load's reactive power) plus the positions at that bus; one vectori
 power flow covers all MTUs, and every line, transformer and bus is checked against the
 limits (``limits.py``). A violated verdict carries a curtailment proposal (``curtail.py``).
 
+**Background**: positions already accepted in other sessions for the same MTUs (another
+session's trades, awarded flexibility) are part of the grid the session must fit in. They
+are added to the injections like the forecast, but never curtailed: the proposal reduces
+only the session's own positions.
+
 Input hash: SHA-256 (hex) of the canonical encoding (``node.encoding``: msgpack, fixed
 field order) of::
 
-    ["flexledger-grid-input-v1", model_id, forecast_id, mtus, positions, limits]
+    ["flexledger-grid-input-v2", model_id, forecast_id, mtus, positions, limits, background]
 
 ``model_id`` is ``PowerFlow.model_id``, ``forecast_id`` is ``Forecast.id``, ``mtus`` the
-session's MTUs ascending, ``positions`` the rows ``[mtu, bus, device, injection_w]`` sorted
-ascending, ``limits`` ``[line_loading_bp, trafo_loading_bp, vm_min_upu, vm_max_upu]``.
+session's MTUs ascending, ``positions`` and ``background`` the rows ``[mtu, bus, device,
+injection_w]`` sorted ascending (background only in the session's MTUs), ``limits`` ``[line_loading_bp, trafo_loading_bp, vm_min_upu, vm_max_upu]``.
 
 Verdict record (``Verdict.to_list``, what the oracle signs)::
 
@@ -119,13 +124,17 @@ class GridValidator:
             out.append(Position(int(position.mtu), str(position.bus), str(position.device), position.injection_w))
         return sorted(out), sorted(mtu_list)
 
-    def input_hash(self, positions: Sequence[Position], mtus: Sequence[int]) -> str:
-        positions, mtus = self._checked(positions, mtus)
-        return self._hash(positions, mtus)
+    def _background(self, background: Iterable[Position], mtus: list[int]) -> list[Position]:
+        window = set(mtus)
+        return self._checked([p for p in background if p.mtu in window], mtus)[0]
 
-    def _hash(self, positions: list[Position], mtus: list[int]) -> str:
-        record = ["flexledger-grid-input-v1", self.powerflow.model_id, self.forecast.id, mtus,
-                  [p.to_list() for p in positions], self.limits.to_list()]
+    def input_hash(self, positions: Sequence[Position], mtus: Sequence[int], background: Iterable[Position] = ()) -> str:
+        positions, mtus = self._checked(positions, mtus)
+        return self._hash(positions, mtus, self._background(background, mtus))
+
+    def _hash(self, positions: list[Position], mtus: list[int], background: list[Position]) -> str:
+        record = ["flexledger-grid-input-v2", self.powerflow.model_id, self.forecast.id, mtus,
+                  [p.to_list() for p in positions], self.limits.to_list(), [p.to_list() for p in background]]
         return sha256(encode(record)).hex()
 
     def injections(self, positions: Sequence[Position], mtus: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -136,15 +145,19 @@ class GridValidator:
             p_w[row[position.mtu], self._bus_index[position.bus]] += position.injection_w
         return p_w, q_var
 
-    def validate(self, positions: Iterable[Position], mtus: Iterable[int]) -> Verdict:
-        """The verdict on a session's positions over its MTUs. Raises PositionError on bad input."""
+    def validate(self, positions: Iterable[Position], mtus: Iterable[int],
+                 background: Iterable[Position] = ()) -> Verdict:
+        """The verdict on a session's positions over its MTUs, on top of the ``background``
+        (other sessions' accepted positions; one per device and MTU). Raises PositionError on
+        bad input."""
         positions, mtus = self._checked(positions, mtus)
-        p_w, q_var = self.injections(positions, mtus)
+        background = self._background(background, mtus)
+        p_w, q_var = self.injections(positions + background, mtus)
         flows = self.powerflow.solve(p_w, q_var)
         violations = check(self.model, flows, mtus, self.limits)
         proposal = Proposal(curtailments=(), resolves=True, residual=())
         if violations:
             proposal = propose(self.model, self.powerflow, self.limits, mtus, p_w, q_var, positions, flows)
-        return Verdict(input_hash=self._hash(positions, mtus), approved=not violations, mtus=tuple(mtus),
+        return Verdict(input_hash=self._hash(positions, mtus, background), approved=not violations, mtus=tuple(mtus),
                        violations=tuple(violations), curtailment=proposal.curtailments,
                        resolves=proposal.resolves, residual=proposal.residual, flows=flows)

@@ -74,9 +74,9 @@ def test_the_voltage_band_is_configurable(model, forecast):
 
 def test_input_hash_follows_the_documented_encoding(validator, model, forecast):
     positions = [Position(9, "Bus R11", "b", -500), Position(8, "Bus C1", "a", 700)]
-    expected = sha256(encode(["flexledger-grid-input-v1", validator.powerflow.model_id, forecast.id, [8, 9],
+    expected = sha256(encode(["flexledger-grid-input-v2", validator.powerflow.model_id, forecast.id, [8, 9],
                               [[8, "Bus C1", "a", 700], [9, "Bus R11", "b", -500]],
-                              [10_000, 10_000, 900_000, 1_100_000]])).hex()
+                              [10_000, 10_000, 900_000, 1_100_000], []])).hex()
     assert validator.input_hash(positions, [9, 8]) == expected
     assert validator.validate(positions[::-1], [8, 9]).input_hash == expected
     other_forecast = parse_forecast("bus,mtu,load_w,load_var,gen_w\n", model)
@@ -132,3 +132,17 @@ def test_bad_limits_are_refused(kwargs, message):
     with pytest.raises(ValueError) as error:
         Limits(**kwargs)
     assert str(error.value) == message
+
+
+def test_background_positions_count_in_the_power_flow_but_are_never_curtailed(validator):
+    evening = [Position(80, "Bus R11", "ev", -15_000), Position(80, "Bus R15", "ev2", -15_000)]
+    earlier = [Position(80, "Bus R16", "other-ev", -20_000), Position(79, "Bus R16", "other-ev", -20_000),
+               Position(95, "Bus R16", "other-ev", -20_000)]  # MTU 95 is outside the session
+    alone = validator.validate(evening[:1], range(76, 84))
+    stacked = validator.validate(evening[:1], range(76, 84), background=evening[1:] + earlier)
+    assert alone.approved and not stacked.approved
+    assert {c.device for c in stacked.curtailment} == {"ev"}  # only the session's own position gives way
+    assert stacked.input_hash == validator.input_hash(evening[:1], range(76, 84), evening[1:] + earlier[:2])
+    assert stacked.input_hash != alone.input_hash
+    with pytest.raises(PositionError, match="unknown bus 'Bus X'"):
+        validator.validate(evening[:1], range(76, 84), background=[Position(80, "Bus X", "x", 1)])
