@@ -22,6 +22,7 @@ def register(sub) -> None:
 
 
 def run_demo(ctx: Context, args) -> None:
+    from market.client import MarketError
     from testnet.demo import Demo, DemoError
     from testnet.demoreport import build_report
     from testnet.report import render_text, write_report
@@ -40,7 +41,7 @@ def run_demo(ctx: Context, args) -> None:
     try:
         demo.play()
         report = build_report(demo)
-    except DemoError as exc:
+    except (DemoError, MarketError) as exc:
         raise CliError(f"the demo stopped: {exc}") from None
     finally:
         if not args.keep:

@@ -58,13 +58,11 @@ def init_oracle(ctx: Context, args) -> None:
     from gridoracle.setup import create_oracle_home
 
     home = oracle_home(ctx, args)
-    key = create_oracle_home(home.path, ctx.node_url, read_password(confirm=True))
-    if args.feeder or args.forecast:
-        doc = json.loads(home.config_file.read_text())
-        doc.update(feeder=args.feeder and str(Path(args.feeder).resolve()),
-                   forecast=args.forecast and str(Path(args.forecast).resolve()))
-        home.config_file.write_text(json.dumps(doc, indent=2) + "\n")
-        home.load_config()  # refuse a feeder without a forecast now, not at start
+    if args.feeder and not args.forecast:
+        raise CliError("--feeder needs --forecast (the uncontrolled load and generation of that feeder)")
+    key = create_oracle_home(home.path, ctx.node_url, read_password(confirm=True),
+                             feeder=args.feeder and str(Path(args.feeder).resolve()),
+                             forecast=args.forecast and str(Path(args.forecast).resolve()))
     print(f"created grid oracle home {home.path}")
     print(f"oracle key: {key.address}: the chain's genesis must name it (MarketConfig.oracle) and admit it "
           f"with the dso role")

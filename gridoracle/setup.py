@@ -20,12 +20,15 @@ ORACLE_FUNDS = 10**6 * 10**6  # one million tokens for flexibility escrows
 
 
 def create_oracle_home(path: Path, node_url: str, password: str, flexibility: FlexPolicy | None = None,
-                       key: KeyPair | None = None) -> KeyPair:
-    """Write ``<path>/oracle.json`` and the oracle key; ConfigError if the home already exists."""
+                       key: KeyPair | None = None, feeder: str | None = None, forecast: str | None = None) -> KeyPair:
+    """Write ``<path>/oracle.json`` and the oracle key; ConfigError if the home already exists.
+    ``feeder`` and ``forecast``: absolute paths, or None for CIGRE LV and its shipped forecast."""
     home = OracleHome(path)
     if home.config_file.exists():
         raise ConfigError(f"{home.path} already holds a grid oracle; remove it or choose another directory")
-    config = OracleConfig(node=node_url, flexibility=flexibility or FlexPolicy())
+    if feeder is not None and forecast is None:
+        raise ConfigError("a feeder file needs its forecast file")
+    config = OracleConfig(node=node_url, feeder=feeder, forecast=forecast, flexibility=flexibility or FlexPolicy())
     key = Keystore(home.keys).create(config.key, password, key)
     home.save_config(config)
     return key

@@ -33,7 +33,7 @@ from node.client import NodeClient
 from node.keys import KeyPair
 from node.keystore import Keystore
 from testnet.demoplan import Device, cast, session_orders
-from testnet.layout import DEFAULT_PASSWORD, generate
+from testnet.layout import generate, testnet_password
 from testnet.manager import Testnet
 from testnet.scenario import Scenario, SessionSpec
 from testnet.txbatch import Call, Latencies, send_all
@@ -85,14 +85,15 @@ class Demo:
         s = self.scenario
         self.say(f"starting {s.validators} validators (DSO + {s.validators - 1} aggregators) and the grid oracle, "
                  f"each its own process on 127.0.0.1, in {self.directory}")
-        self.net = Testnet(generate(self.directory, s.validators, flexibility=FLEXIBILITY))
+        self.net = Testnet(generate(self.directory, s.validators, flexibility=FLEXIBILITY, feeder=s.feeder,
+                                    forecast=s.forecast))
         self.net.up(timeout=90)
         self.clients = [NodeClient(n.api_url, timeout=60) for n in self.net.layout.nodes]
         self.market = MarketClient(self.clients[0])
-        self.issuer = Keystore(self.net.layout.wallet / "keys").load("issuer", DEFAULT_PASSWORD)
+        self.issuer = Keystore(self.net.layout.wallet / "keys").load("issuer", testnet_password())
         self.oracle = self.market.query(sources.GRID, "oracle")
         for name in ("dso", "mdm", *s.aggregators):  # for the CLI after the demo (--keep)
-            Keystore(self.net.layout.wallet / "keys").create(name, DEFAULT_PASSWORD, self.keys[name])
+            Keystore(self.net.layout.wallet / "keys").create(name, testnet_password(), self.keys[name])
         self.run.first_height = self.market.node.status()["height"]
 
     def client_of(self, n: int) -> NodeClient:
@@ -187,11 +188,16 @@ class Demo:
         return opened
 
     def max_qty(self, session: SessionSpec) -> int:
-        return max(o.qty for found in session_orders(self.scenario, self.people, session).values() for o in found)
+        return max((o.qty for found in session_orders(self.scenario, self.people, session).values() for o in found),
+                   default=1)
 
     def trade(self, opened: dict[int, SessionSpec]) -> None:
         orders = {(name, sid): found for sid, s in opened.items()
                   for name, found in session_orders(self.scenario, self.people, s).items()}
+        for sid, s in opened.items():
+            if not any(session == sid for _name, session in orders):
+                raise DemoError(f"session {s.name!r} has no orders: no profile of its groups is above zero "
+                                f"in its window")
         self.sealed_round(orders)
         self.say(f"{sum(len(o) for o in orders.values())} sealed orders committed and revealed by "
                  f"{len({name for name, _ in orders})} prosumers")

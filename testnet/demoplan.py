@@ -13,9 +13,8 @@ import random
 from dataclasses import dataclass
 
 from market.orders import Order
-from testnet.scenario import DeviceSpec, Group, Scenario, SessionSpec
+from testnet.scenario import PRICE_JITTER, DeviceSpec, Group, Scenario, SessionSpec
 
-PRICE_JITTER = 0.10
 MICRO = 1_000_000
 
 

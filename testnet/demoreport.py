@@ -26,6 +26,14 @@ def _energy_mtus(summary: list, first_mtu: int) -> list[dict]:
             for mtu, price, _bid, _ask, volume, trades in summary]
 
 
+def _flex_wh(session: dict, rows: list) -> int:
+    """Energy of a flexibility request's awards: W for a quarter hour in each MTU of the window
+    (capacity sessions: each award row is one MTU)."""
+    if session["kind"] == "flex":
+        return sum(qty for _seq, qty in rows) * session["n_mtus"] // 4
+    return sum(qty for _mtu, _seq, qty in rows) // 4
+
+
 def session_figures(demo: Demo, session: dict) -> dict:
     market, sid = demo.market, session["id"]
     rows = market.rows(sid, "results")
@@ -37,7 +45,7 @@ def session_figures(demo: Demo, session: dict) -> dict:
                "feeder": session["feeder"], "first_mtu": session["first_mtu"], "n_mtus": session["n_mtus"],
                "status": session["phase"],
                "mtus": _energy_mtus(summary, session["first_mtu"]) if energy and summary else [],
-               "volume_wh": sum(row[3] for row in rows) if energy else sum(row[1] for row in rows),
+               "volume_wh": sum(row[3] for row in rows) if energy else _flex_wh(session, rows),
                "value": sum(row[4] for row in rows) if energy else 0,
                "attestation": None, "settled": session["phase"] == "settled",
                "settled_total": sum(amount for _address, amount in payouts)}

@@ -85,19 +85,27 @@ class TestnetLayout:
         return cls(Path(directory), doc["chain_id"], [NodeEntry(**n) for n in doc["nodes"]], doc.get("oracle"))
 
 
+def testnet_password() -> str:
+    """The password of the testnet's keystore files (the issuer's, the oracle's)."""
+    return os.environ.get("FLEXLEDGER_PASSWORD", DEFAULT_PASSWORD)
+
+
 def node_names(count: int) -> list[str]:
     return ["dso"] + [f"agg{i}" for i in range(1, count)]
 
 
 def generate(directory: Path, validators: int, chain_id: str = "flexledger-testnet",
              timeouts: dict | None = None, market: MarketConfig | None = None,
-             flexibility: FlexPolicy = TESTNET_FLEXIBILITY) -> TestnetLayout:
-    """Write keys, genesis and configs for ``validators`` nodes and the grid oracle under ``directory``."""
+             flexibility: FlexPolicy = TESTNET_FLEXIBILITY, feeder: str | None = None,
+             forecast: str | None = None) -> TestnetLayout:
+    """Write keys, genesis and configs for ``validators`` nodes and the grid oracle under ``directory``
+    (the oracle's feeder model: ``feeder``, a pandapower JSON file with its ``forecast``; None:
+    CIGRE LV)."""
     if validators < 1:
         raise ValueError("a testnet needs at least one validator")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    password = os.environ.get("FLEXLEDGER_PASSWORD", DEFAULT_PASSWORD)
+    password = testnet_password()
     issuer = Keystore(directory / "wallet" / "keys").create("issuer", password)
     keys = [KeyPair.generate() for _ in range(validators)]
     names = node_names(validators)
@@ -105,7 +113,8 @@ def generate(directory: Path, validators: int, chain_id: str = "flexledger-testn
                                        for i, (name, key) in enumerate(zip(names, keys))))
     entries = [NodeEntry(name, key.address, free_port(), free_port(), str(directory / "nodes" / name))
                for name, key in zip(names, keys)]
-    oracle = create_oracle_home(directory / "oracle", entries[0].api_url, password, flexibility)
+    oracle = create_oracle_home(directory / "oracle", entries[0].api_url, password, flexibility, feeder=feeder,
+                                forecast=forecast)
     config, allocations, admitted = oracle_genesis(oracle, market or MarketConfig(), {issuer.address: ISSUER_SUPPLY})
     contracts, calls = market_genesis(issuer.address, allocations, config, admitted)
     genesis = Genesis(chain_id, int(time.time() * 1000), validator_set, ChainParams(), contracts, calls)

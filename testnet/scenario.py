@@ -28,7 +28,12 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from gridoracle.config import FlexPolicy
+from testnet.layout import node_names
+
 BUILT_IN = Path(__file__).parent / "scenarios" / "cigre_lv_day.toml"
+PRICE_JITTER = 0.10  # orders are priced at the device's price +- this share
+FLEX_PRICE_CAP = FlexPolicy().max_price / 1_000_000  # the oracle's cap on flexibility prices, tokens/kWh
 DEVICE_TYPES = ("load", "generation", "storage", "ev_charger", "heat_pump")
 _ID = re.compile(r"[a-z0-9._-]{1,40}")
 _HHMM = re.compile(r"([01]\d|2[0-3]):(00|15|30|45)")
@@ -147,6 +152,8 @@ def _group(doc, n: int, profiles, aggregators) -> Group:
     if not buses or not 1 <= count <= 500:
         raise ScenarioError(f"{where}: needs at least one bus and a count of 1 to 500")
     devices = tuple(_device(d, f"{where}.devices[{k}]", profiles) for k, d in enumerate(_get(doc, "devices", list, where)))
+    if len({d.type for d in devices}) != len(devices):
+        raise ScenarioError(f"{where}.devices: at most one device of each type per prosumer")
     if any(d.type == "storage" for d in devices) and aggregator is None:
         raise ScenarioError(f"{where}: storage needs an aggregator to offer its flexibility")
     return Group(name, count, _id(_get(doc, "feeder", str, where), where + ".feeder"), buses, aggregator, devices)
@@ -165,19 +172,33 @@ def _session(doc, n: int, groups: dict[str, Group]) -> SessionSpec:
     for name in chosen:
         if name not in groups or groups[name].feeder != feeder:
             raise ScenarioError(f"{where}.groups: no group {name!r} on feeder {feeder!r}")
+    max_price = float(_get(doc, "max_price", (int, float), where))
+    for name in chosen:
+        for device in groups[name].devices:
+            if device.type != "storage" and device.price * (1 + PRICE_JITTER) > max_price:
+                raise ScenarioError(f"{where}.max_price: group {name}'s {device.type} asks up to "
+                                    f"{device.price * (1 + PRICE_JITTER):.4f} tokens/kWh (price + 10 %)")
     flexibility = float(_get(doc, "flexibility", (int, float), where, 1.0))
     if not 0 <= flexibility <= 1:
         raise ScenarioError(f"{where}.flexibility: a fraction between 0 and 1")
-    return SessionSpec(_get(doc, "name", str, where), feeder, start, mtus,
-                       float(_get(doc, "max_price", (int, float), where)), chosen, flexibility)
+    return SessionSpec(_get(doc, "name", str, where), feeder, start, mtus, max_price, chosen, flexibility)
+
+
+def _block_hours(doc: dict) -> int:
+    hours = _get(doc, "block_hours", int, "scenario", 2)
+    if hours < 1 or 24 % hours:
+        raise ScenarioError("block_hours: a divisor of 24 (1, 2, 3, 4, 6, 8, 12 or 24)")
+    return hours
 
 
 def parse_scenario(doc: dict, base: Path) -> Scenario:
     profiles = _profiles(doc)
     aggregators = {}
     for n, agg in enumerate(_get(doc, "aggregators", list, "scenario")):
-        aggregators[_id(_get(agg, "name", str, f"aggregators[{n}]"), f"aggregators[{n}].name")] = \
-            float(_get(agg, "flex_price", (int, float), f"aggregators[{n}]"))
+        price = float(_get(agg, "flex_price", (int, float), f"aggregators[{n}]"))
+        if not 0 <= price <= FLEX_PRICE_CAP:
+            raise ScenarioError(f"aggregators[{n}].flex_price: 0 to {FLEX_PRICE_CAP:g} (the grid oracle's price cap)")
+        aggregators[_id(_get(agg, "name", str, f"aggregators[{n}]"), f"aggregators[{n}].name")] = price
     groups = {}
     for n, g in enumerate(_get(doc, "groups", list, "scenario")):
         group = _group(g, n, profiles, aggregators)
@@ -190,16 +211,21 @@ def parse_scenario(doc: dict, base: Path) -> Scenario:
     if validators != len(aggregators) + 1:
         raise ScenarioError(f"chain.validators: the DSO and each aggregator run one ({len(aggregators) + 1})")
     restart = _get(chain, "restart", str, "chain", "") or None
-    if restart is not None and restart not in aggregators and restart != "dso":
-        raise ScenarioError(f"chain.restart: no validator {restart!r}")
+    if restart is not None and (restart not in node_names(validators)[1:] or validators < 4):
+        raise ScenarioError(f"chain.restart: an aggregator's validator ({', '.join(node_names(validators)[1:])}), "
+                            "with at least 4 validators so that the others keep finalizing")
     feeder = _get(doc, "feeder", str, "scenario", "") or None
     forecast = _get(doc, "forecast", str, "scenario", "") or None
     if feeder is not None and forecast is None:
         raise ScenarioError("forecast: a feeder file needs its forecast file")
+    for path in (feeder, forecast):
+        if path is not None and not (base / path).is_file():
+            raise ScenarioError(f"no such file: {base / path}")
     meter = _get(doc, "meter", dict, "scenario", {})
     return Scenario(name=_get(doc, "name", str, "scenario"), day=_get(doc, "day", int, "scenario", 1),
-                    feeder=feeder and str(base / feeder), forecast=forecast and str(base / forecast),
-                    block_hours=_get(doc, "block_hours", int, "scenario", 2), seed=_get(doc, "seed", int, "scenario", 7),
+                    feeder=feeder and str((base / feeder).resolve()),
+                    forecast=forecast and str((base / forecast).resolve()),
+                    block_hours=_block_hours(doc), seed=_get(doc, "seed", int, "scenario", 7),
                     validators=validators, restart=restart, profiles=profiles, aggregators=aggregators,
                     groups=tuple(groups.values()), sessions=sessions,
                     noise_pct=_get(meter, "noise_pct", int, "meter", 5))

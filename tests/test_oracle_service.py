@@ -184,3 +184,16 @@ def test_the_cli_loads_pandapower_only_for_the_commands_that_need_it():
     probe = "import sys, cli.main; print('pandapower' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
+
+
+def test_oracle_init_creates_a_home_and_refuses_what_it_cannot_use(world, tmp_path):
+    dev = world[0]
+    out = dev.cli("oracle", "init", "--oracle-home", str(tmp_path / "o")).stdout
+    assert out.startswith(f"created grid oracle home {tmp_path / 'o'}") and "oracle key: 0x" in out
+    assert OracleHome(tmp_path / "o").load_config().node == dev.url
+    again = dev.cli("oracle", "init", "--oracle-home", str(tmp_path / "o"), check=False)
+    assert again.returncode == 1 and again.stderr.strip() == \
+        f"error: {tmp_path / 'o'} already holds a grid oracle; remove it or choose another directory"
+    lone = dev.cli("oracle", "init", "--oracle-home", str(tmp_path / "p"), "--feeder", "grid.json", check=False)
+    assert lone.returncode == 1 and lone.stderr.strip() == \
+        "error: --feeder needs --forecast (the uncontrolled load and generation of that feeder)"
