@@ -127,8 +127,8 @@ class Demo:
             calls.append(self.call(TOKEN_NAME, "approve", self.market.address(sources.MARKET), ALLOWANCE))
             jobs.append((self.keys[person.name], calls))
         self.send(jobs)
-        self.say(f"registered {len(self.devices)} devices at CIGRE LV buses (PV, EV chargers, heat pumps, "
-                 f"batteries, offices, feeder supply)")
+        kinds = sorted({d.spec.type.replace("_", " ") for d in self.devices.values()})
+        self.say(f"registered {len(self.devices)} devices ({', '.join(kinds)}) at the feeder's buses")
         self.run.balances_before = {name: self.balance(key.address) for name, key in self.keys.items()}
 
     def balance(self, address: str) -> int:
@@ -214,9 +214,10 @@ class Demo:
         waiting = set(opened)
         seen_regimes = {s.feeder: self.market.query(sources.GRID, "regime", s.feeder)["seq"] for s in opened.values()}
         while waiting:
-            if time.monotonic() > deadline:
-                raise DemoError(f"sessions {sorted(waiting)} were not attested within {WAIT:g} s "
-                                f"(see {self.net.process('oracle').log_file})")
+            if time.monotonic() > deadline or not self.net.pid("oracle"):
+                raise DemoError(f"sessions {sorted(waiting)} were not attested"
+                                + (f" within {WAIT:g} s" if self.net.pid("oracle") else ": the grid oracle stopped")
+                                + f" (see {self.net.process('oracle').log_file})")
             for feeder in seen_regimes:
                 seen_regimes[feeder] = self.report_regimes(feeder, seen_regimes[feeder])
             for session in self.market.pages(sources.MARKET, "sessions", cursor="id", start=max(self.run.sessions)):
