@@ -151,6 +151,7 @@ def _dict(c, value):
 
 
 _HEX = re.compile(r"(0x)?([0-9a-fA-F]{2})*")
+_ADDRESS = re.compile(r"0x[0-9a-f]{40}")
 
 
 def _bytes(c, value):
@@ -166,6 +167,14 @@ def _bytes(c, value):
     if items is None or not all(is_int(b) and 0 <= b < 256 for b in items):
         raise VMError("type_error", "bytes() needs bytes, a hex str or a list of ints in 0..255")
     return bytes(items)
+
+
+def _is_address(c, value):
+    """Whether ``value`` is an account or contract address: a str, "0x" and 40 lowercase hex digits."""
+    if type(value) is not str:
+        return False
+    c.gas.charge(UNIT_GAS * units(len(value)))
+    return _ADDRESS.fullmatch(value) is not None
 
 
 def _enumerate(c, value, start):
@@ -228,6 +237,7 @@ BUILTINS: dict[str, Native] = dict([
     _native("tuple", _tuple, ("iterable",), ((),)),
     _native("dict", _dict, ("iterable",), ((),)),
     _native("bytes", _bytes, ("value",), (b"",)),
+    _native("is_address", _is_address, ("value",)),
     _native("enumerate", _enumerate, ("iterable", "start"), (0,)),
     _native("zip", _zip, varargs=True),
     _native("divmod", _divmod, ("a", "b")),

@@ -32,11 +32,12 @@ def _ints(symbol: str, a: object, b: object) -> None:
 
 
 def add(c, a, b):
-    if is_int(a) and is_int(b):
-        return check_int(a + b)
+    # sequences first: compiled code adds two ints itself, so they rarely get here
     if type(a) is type(b) and type(a) in _SEQUENCES:
         c.gas.charge(UNIT_GAS * _size_units(a, len(a) + len(b)))
         return a + b
+    if is_int(a) and is_int(b):
+        return check_int(a + b)
     raise _unsupported("+", a, b)
 
 

@@ -40,8 +40,7 @@ def _is_id(value):
 
 
 def _is_address(value):
-    return (isinstance(value, str) and len(value) == 42 and value.startswith("0x")
-            and all([d in HEX_DIGITS for d in value[2:]]))
+    return is_address(value)
 
 
 def _pad(number, width):

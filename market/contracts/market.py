@@ -97,7 +97,7 @@ def _is_hex(value, digits):
 
 
 def _is_address(value):
-    return isinstance(value, str) and len(value) == 42 and value.startswith("0x") and _is_hex(value[2:], 40)
+    return is_address(value)
 
 
 def _int_of(value, what, low, high):

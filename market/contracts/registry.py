@@ -36,8 +36,7 @@ MAX_PAGE = 200
 
 
 def _is_address(value):
-    return (isinstance(value, str) and len(value) == 42 and value.startswith("0x")
-            and all([digit in HEX_DIGITS for digit in value[2:]]))
+    return is_address(value)
 
 
 def _check_address(value, what):

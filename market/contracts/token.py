@@ -17,14 +17,12 @@ Events: Mint{to, amount}, Burn{from, amount}, Transfer{from, to, amount},
 Approval{owner, spender, amount}, IssuerChanged{from, to}.
 """
 
-HEX_DIGITS = "0123456789abcdef"
 BALANCE = "balance:"
 ALLOWANCE = "allowance:"
 
 
 def _check_address(address):
-    require(isinstance(address, str) and len(address) == 42 and address.startswith("0x")
-            and all([digit in HEX_DIGITS for digit in address[2:]]), "invalid address")
+    require(is_address(address), "invalid address")
 
 
 def _check_amount(amount):
