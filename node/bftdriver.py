@@ -220,10 +220,10 @@ class BftDriver:
     def _check(self, action: CheckBlock) -> list:
         valid = False
         try:
-            block = Block.from_bytes(action.block)
+            mempool = self.service.mempool
+            block = Block.from_bytes(action.block, known=mempool.get)
             if block.hash == action.block_hash:
-                self.chain.execute_block(block, now_ms=int(time.time() * 1000),
-                                         verified=self.service.mempool.__contains__)
+                self.chain.execute_block(block, now_ms=int(time.time() * 1000), verified=mempool.__contains__)
                 valid = True
         except (BlockFormatError, ChainError) as exc:
             log.warning("proposed block %s at height %d is invalid: %s", action.block_hash.hex()[:12],

@@ -8,12 +8,15 @@ the canonical header encoding.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from consensus.types import Commit
 from node.encoding import EncodingError, decode, encode, merkle_root, sha256
 from node.tx import Transaction, TxFormatError
 
 ZERO_HASH = b"\x00" * 32
+
+KnownTxs = Callable[[bytes], "Transaction | None"]  # tx hash -> an already decoded transaction, if any
 
 
 class BlockFormatError(ValueError):
@@ -69,10 +72,11 @@ class Block:
                        self.last_commit.to_list() if self.last_commit else None])
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Block":
+    def from_bytes(cls, data: bytes, known: KnownTxs | None = None) -> "Block":
+        """Decode a block; ``known(tx_hash)`` may supply transactions already decoded (the mempool's)."""
         try:
             header, txs, commit = decode(data)
-            return cls(Header(*header), tuple(Transaction.from_bytes(t) for t in txs),
+            return cls(Header(*header), tuple(_transaction(t, known) for t in txs),
                        Commit.from_list(commit) if commit is not None else None)
         except (EncodingError, TxFormatError, TypeError, ValueError) as exc:
             raise BlockFormatError(f"malformed block: {exc}") from None
@@ -82,6 +86,12 @@ class Block:
                "last_commit": self.last_commit.to_json() if self.last_commit else None}
         doc["txs"] = [tx.to_json() for tx in self.txs] if with_txs else [tx.hash.hex() for tx in self.txs]
         return doc
+
+
+def _transaction(data: bytes, known: KnownTxs) -> Transaction:
+    """The transaction encoded by ``data``: a known one with exactly these bytes, else decoded and checked."""
+    tx = known(sha256(data)) if known is not None and isinstance(data, bytes) else None
+    return tx if tx is not None and tx.to_bytes() == data else Transaction.from_bytes(data)
 
 
 def tx_root(txs: tuple[Transaction, ...] | list[Transaction]) -> bytes:

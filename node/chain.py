@@ -64,6 +64,8 @@ class Chain:
             self.store.close()
             raise
         self._staged: ExecutedBlock | None = None
+        self._params_head: Block | None = None
+        self._params: ChainParams | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -112,7 +114,11 @@ class Chain:
         return validator_sets.for_height(self.state, self.height + 1 if height is None else height)
 
     def params(self) -> ChainParams:
-        return load_params(self.state)
+        """The chain parameters of the head state (decoded once per head: every admission reads them)."""
+        if self._params_head is not self.head:
+            self._params = load_params(self.state)
+            self._params_head = self.head
+        return self._params
 
     def genesis_contracts(self) -> dict[str, str]:
         """Name -> address of the contracts deployed at genesis."""

@@ -12,6 +12,7 @@ Floats are refused: nothing on chain may depend on floating point.
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import Any
 
 import msgpack
@@ -36,23 +37,52 @@ def _default(obj: Any) -> Any:
 
 
 def _prepare(obj: Any) -> Any:
-    """Turn tuples and big ints into ext types (msgpack's default hook is not called for them)."""
-    if isinstance(obj, bool) or obj is None or isinstance(obj, (str, bytes)):
+    """Turn tuples and big ints into ext types (msgpack's default hook is not called for them).
+
+    The plain types are recognised by their exact type first (the common case, and much
+    cheaper than isinstance chains); everything else goes through ``_prepare_other``.
+    """
+    t = type(obj)
+    if t is str or t is bytes or t is bool or obj is None:
+        return obj
+    if t is int:
+        return obj if _INT64_MIN <= obj <= _UINT64_MAX else _default(obj)
+    if t is list:
+        return [_prepare(x) for x in obj]
+    if t is dict:
+        return {_prepare(k): _prepare(v) for k, v in obj.items()}
+    return _prepare_other(obj)
+
+
+def _prepare_other(obj: Any) -> Any:
+    """The slow path: tuples, and subclasses of the plain types (lists and dicts become plain ones)."""
+    if isinstance(obj, (bool, str, bytes)):
         return obj
     if isinstance(obj, int):
         return obj if _INT64_MIN <= obj <= _UINT64_MAX else _default(obj)
     if isinstance(obj, list):
-        return [_prepare(x) for x in obj]
+        return _prepare(list(obj))
     if isinstance(obj, tuple):
         return _default(obj)
     if isinstance(obj, dict):
-        return {_prepare(k) if not isinstance(k, tuple) else _default(k): _prepare(v) for k, v in obj.items()}
+        return _prepare(dict(obj.items()))
     raise EncodingError(f"cannot encode value of type {type(obj).__name__}")
+
+
+_packers = threading.local()
+
+
+def _packer() -> msgpack.Packer:
+    """This thread's msgpack packer (creating one per call costs more than packing a small value)."""
+    packer = getattr(_packers, "packer", None)
+    if packer is None:
+        packer = _packers.packer = msgpack.Packer(use_bin_type=True, strict_types=True)
+    return packer
 
 
 def encode(obj: Any) -> bytes:
     """Encode a value canonically. Raises EncodingError for floats, sets and other types."""
-    return msgpack.packb(_prepare(obj), use_bin_type=True, strict_types=True)
+    return _packer().pack(_prepare(obj))
 
 
 def _ext_hook(code: int, data: bytes) -> Any:

@@ -5,7 +5,6 @@ values. Queries use a read-only host: any write raises ``write_in_query``.
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from contracts.compiler import compile_contract
@@ -19,19 +18,22 @@ PROGRAM_CACHE_SIZE = 256
 
 
 class ProgramCache:
-    """Compiled programs by source hash (compilation is deterministic, so caching is safe)."""
+    """Compiled programs by source text (compilation is deterministic, so caching is safe).
+
+    Keyed by the text itself, which the program keeps anyway: a dict lookup is cheaper than
+    hashing the source with SHA-256 on every contract call.
+    """
 
     def __init__(self) -> None:
-        self._programs: dict[bytes, Any] = {}
+        self._programs: dict[str, Any] = {}
 
     def get(self, source: str):
-        digest = hashlib.sha256(source.encode()).digest()
-        program = self._programs.get(digest)
+        program = self._programs.get(source)
         if program is None:
             program = compile_contract(source)
             if len(self._programs) >= PROGRAM_CACHE_SIZE:
                 self._programs.pop(next(iter(self._programs)))
-            self._programs[digest] = program
+            self._programs[source] = program
         return program
 
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from nacl.signing import SigningKey
 
 from consensus.types import address_of, verify_signature as verify
 from node.encoding import sha256
 
-ADDRESS_RE = re.compile(r"^0x[0-9a-f]{40}$")
+ADDRESS_RE = re.compile(r"0x[0-9a-f]{40}")  # fullmatch: "$" would accept a trailing newline
+ADDRESS_CACHE_SIZE = 65_536
 
 
 def address_from_bytes(raw20: bytes) -> str:
@@ -23,13 +25,28 @@ def address_from_bytes(raw20: bytes) -> str:
 
 def address_bytes(address: str) -> bytes:
     """The 20 raw bytes of an address string; ValueError if it is not one."""
+    if not isinstance(address, str):
+        raise _not_an_address(address)
+    return _address_bytes(address)
+
+
+@lru_cache(maxsize=ADDRESS_CACHE_SIZE)
+def _address_bytes(address: str) -> bytes:
+    """``address_bytes`` of a str, remembered: every state key of an account needs it.
+
+    Only real addresses are remembered (a ValueError is not cached), so the cache stays small.
+    """
     if not is_address(address):
-        raise ValueError(f"not an address: {address!r} (expected 0x and 40 lowercase hex digits)")
+        raise _not_an_address(address)
     return bytes.fromhex(address[2:])
 
 
+def _not_an_address(value: object) -> ValueError:
+    return ValueError(f"not an address: {value!r} (expected 0x and 40 lowercase hex digits)")
+
+
 def is_address(value: object) -> bool:
-    return isinstance(value, str) and ADDRESS_RE.match(value) is not None
+    return isinstance(value, str) and ADDRESS_RE.fullmatch(value) is not None
 
 
 def contract_address(deployer: str, nonce: int) -> str:

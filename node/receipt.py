@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from node.encoding import decode, encode, merkle_root
@@ -42,8 +43,13 @@ class Receipt:
         return [self.tx_hash, self.status, self.gas_used, [e.to_list() for e in self.events],
                 self.error_code, self.error, self.result, self.height, self.index, self.contract_address]
 
-    def to_bytes(self) -> bytes:
+    @cached_property
+    def _encoded(self) -> bytes:
         return encode(self.to_list())
+
+    def to_bytes(self) -> bytes:
+        """The canonical encoding (computed once: the receipts root and the store both need it)."""
+        return self._encoded
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Receipt":

@@ -11,6 +11,7 @@ import logging
 import time
 from typing import Callable, Protocol
 
+from node.block import Block
 from node.chain import Chain, ExecutedBlock
 from node.encoding import sha256
 from node.errors import ApiError
@@ -109,12 +110,19 @@ class NodeService:
                 if not future.done():
                     future.set_result(receipt)
         block = executed.block
-        messages = [{"type": "block", "height": block.height, "hash": block.hash.hex(),
-                     "tx_count": len(block.txs), "timestamp_ms": block.header.timestamp_ms,
-                     "state_root": block.header.state_root.hex()}]
-        for receipt in executed.result.receipts:
-            messages += [{"type": "event", "height": block.height, "tx_hash": receipt.tx_hash.hex(),
-                          "contract": e.contract, "name": e.name, "data": e.data} for e in receipt.events]
-        for subscriber in list(self.subscribers):
-            subscriber.deliver(messages)
+        if self.subscribers:  # the messages cost a dict per event: build them only for someone
+            messages = _block_messages(block, executed.result.receipts)
+            for subscriber in list(self.subscribers):
+                subscriber.deliver(messages)
         log.info("committed block %d (%d txs, %.1f ms)", block.height, len(block.txs), execution_ms)
+
+
+def _block_messages(block: Block, receipts: list[Receipt]) -> list[dict]:
+    """What WebSocket subscribers are told about a committed block: the block, then its events."""
+    messages = [{"type": "block", "height": block.height, "hash": block.hash.hex(),
+                 "tx_count": len(block.txs), "timestamp_ms": block.header.timestamp_ms,
+                 "state_root": block.header.state_root.hex()}]
+    for receipt in receipts:
+        messages += [{"type": "event", "height": block.height, "tx_hash": receipt.tx_hash.hex(),
+                      "contract": e.contract, "name": e.name, "data": e.data} for e in receipt.events]
+    return messages
