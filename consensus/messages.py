@@ -29,7 +29,7 @@ STEP_PROPOSE, STEP_PREVOTE, STEP_PRECOMMIT = 0, 1, 2
 STEPS = (STEP_NEW_HEIGHT, STEP_PROPOSE, STEP_PREVOTE, STEP_PRECOMMIT)
 HASH_SIZE = 32
 SIGNATURE_SIZE = 64
-ADDRESS_RE = re.compile(r"^0x[0-9a-f]{40}$")
+ADDRESS_RE = re.compile(r"0x[0-9a-f]{40}")  # fullmatch: "$" would accept a trailing newline
 
 
 class Signer(Protocol):
@@ -49,7 +49,7 @@ def _bytes(name: str, value: object, sizes: tuple[int, ...] | None = None) -> No
 
 
 def _address(name: str, value: object) -> None:
-    if type(value) is not str or not ADDRESS_RE.match(value):
+    if type(value) is not str or not ADDRESS_RE.fullmatch(value):
         raise ValueError(f"{name} must be an address (0x and 40 lowercase hex digits), not {value!r}")
 
 

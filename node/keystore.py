@@ -21,7 +21,7 @@ from node.atomicfile import write_json_atomic
 from node.keys import KeyPair
 
 PASSWORD_ENV = "FLEXLEDGER_PASSWORD"
-NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 KEYSTORE_VERSION = 1
 
 
@@ -81,7 +81,7 @@ class Keystore:
         self.directory = Path(directory)
 
     def _path(self, name: str) -> Path:
-        if not NAME_RE.match(name):
+        if not NAME_RE.fullmatch(name):
             raise KeystoreError(f"invalid key name {name!r}: use letters, digits, '.', '_' or '-'")
         return self.directory / f"{name}.json"
 

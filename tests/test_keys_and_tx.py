@@ -70,3 +70,16 @@ def test_unknown_payload_kind_is_refused():
     data = encode([1, "c", key.public_key, 0, 10, ["teleport", 1], b"\x00" * 64])
     with pytest.raises(TxFormatError, match="unknown payload kind 'teleport'"):
         Transaction.from_bytes(data)
+
+
+def test_an_address_with_a_trailing_newline_is_not_an_address():
+    from consensus.messages import _address
+    from node.keys import address_bytes, is_address
+
+    address = "0x" + "ab" * 20
+    assert is_address(address) and not is_address(address + "\n")
+    with pytest.raises(ValueError, match="not an address"):
+        address_bytes(address + "\n")
+    _address("validator", address)
+    with pytest.raises(ValueError, match="validator must be an address"):
+        _address("validator", address + "\n")
