@@ -5,7 +5,6 @@ import json
 
 from cli.common import CliError, Context
 from cli.oracle_cmd import guarded, oracle_home
-from gridoracle.config import chain_id_of
 from gridoracle.snapshot import load_snapshots
 from market import sources
 from market.client import MarketClient
@@ -91,9 +90,8 @@ def grid_show(ctx: Context, args) -> None:
 
 def _print_feeders(model, config, market: MarketClient) -> None:
     print(f"{'feeder':8s} {'chain id':10s} {'buses':>5s}  regime")
-    chain_ids = {name: chain_id for chain_id, name in config.feeders.items()}
     for name, buses in sorted(model.feeders.items()):
-        chain_id = chain_ids.get(name, chain_id_of(name))
+        chain_id = config.chain_feeder(name)
         try:
             record = market.query(sources.GRID, "regime", chain_id)
             regime = record["state"] + (f" since height {record['height']}: {record['reason']}" if record["seq"] else "")

@@ -231,7 +231,7 @@ def show_settlement(ctx: Context, args) -> None:
         return
     if session["phase"] != "settled":
         raise CliError(f"session {args.session} is not settled yet (phase {session['phase']})")
-    devices = {r["seq"]: r["order"]["device"] for r in client.commitments(args.session) if r["order"]}
+    devices = client.devices_by_seq(args.session)
     for line in lines:
         if session["kind"] == "energy":
             device, mtu, position, metered, charge, collected, credit, credited = line

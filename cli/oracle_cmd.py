@@ -9,12 +9,13 @@ from pathlib import Path
 
 from cli.common import CliError, Context
 from gridoracle.config import ConfigError, OracleHome
-from gridoracle.journal import JournalError
+from gridoracle.journal import Journal, JournalError
 from market import sources
 from market.client import MarketClient
 from node.client import ClientError, NodeClient
 from node.keystore import Keystore, read_password
 from node.logs import configure as configure_logs
+from testnet.manager import running_pid
 
 
 def register(sub) -> None:
@@ -86,31 +87,14 @@ def start_oracle(ctx: Context, args) -> None:
         home.pid_file.unlink(missing_ok=True)
 
 
-def _running(home: OracleHome) -> int | None:
-    try:
-        pid = int(home.pid_file.read_text())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
-
-
-def _journal_doc(home: OracleHome) -> dict:
-    try:
-        return json.loads(home.state_file.read_text())
-    except FileNotFoundError:
-        return {"height": 0, "watermark": 1, "attested": {}, "episodes": {}, "errors": {}}
-    except ValueError as exc:
-        raise CliError(f"{home.state_file} is damaged ({exc})") from None
-
-
 def oracle_status(ctx: Context, args) -> None:
     home = oracle_home(ctx, args)
     config = home.load_config()
-    journal = _journal_doc(home)
-    doc = {"running": _running(home), "node": config.node,
+    journal = Journal.read(home.state_file)
+    doc = {"running": running_pid(home.pid_file), "node": config.node,
            "oracle": Keystore(home.keys).info(config.key)["address"], "head": None, "regimes": {},
-           **{name: journal.get(name) for name in ("height", "watermark", "attested", "episodes", "errors")}}
+           "height": journal.height, "watermark": journal.watermark, "attested": journal.attested,
+           "episodes": journal.episodes, "errors": journal.errors}
     market = MarketClient(NodeClient(config.node, timeout=10))
     try:
         doc["head"] = market.node.status()["height"]

@@ -46,15 +46,7 @@ class ChainView:
         self.model = model
         self.buses = {chain_id_of(key): key for key in model.bus_keys()}
         self.buses.update(config.buses)
-        self.feeders = {chain_id_of(name): name for name in model.feeders}
-        self.feeders.update(config.feeders)
         self._devices: dict[str, dict] = {}
-
-    def chain_feeder(self, model_feeder: str) -> str:
-        for chain_id, name in self.feeders.items():
-            if name == model_feeder:
-                return chain_id
-        return chain_id_of(model_feeder)
 
     def chain_bus(self, model_bus: str) -> str:
         for chain_id, key in self.buses.items():
@@ -78,14 +70,11 @@ class ChainView:
                                 f"(map it in oracle.json \"buses\")")
         return self.buses[bus]
 
-    def _devices_by_seq(self, sid: int) -> dict[int, str]:
-        return {c["seq"]: c["order"]["device"] for c in self.market.commitments(sid) if c.get("order")}
-
     def positions(self, session: dict) -> list[Position]:
         """The session's cleared positions (see the module docstring)."""
         sid, first, kind = session["id"], session["first_mtu"], session["kind"]
         rows = self.market.rows(sid, "results")
-        devices = self._devices_by_seq(sid)
+        devices = self.market.devices_by_seq(sid)
         found = []
         if kind == "energy":
             for (mtu, device), wh in self.traded(session, rows, devices).items():
@@ -105,7 +94,7 @@ class ChainView:
                devices: dict[int, str] | None = None) -> dict[tuple[int, str], int]:
         """An energy session's positions {(mtu, device): Wh bought - sold}."""
         rows = self.market.rows(session["id"], "results") if rows is None else rows
-        devices = self._devices_by_seq(session["id"]) if devices is None else devices
+        devices = self.market.devices_by_seq(session["id"]) if devices is None else devices
         return energy_positions(rows, devices, session["first_mtu"])
 
     def background(self, session: dict, exclude: set[int]) -> list[Position]:

@@ -72,6 +72,13 @@ class OracleConfig:
     flexibility: FlexPolicy = field(default_factory=FlexPolicy)
     poll_secs: float = 1.0
 
+    def chain_feeder(self, model_feeder: str) -> str:
+        """The chain id of a model feeder: as mapped in ``feeders``, else ``chain_id_of`` its name."""
+        for chain_id, name in self.feeders.items():
+            if name == model_feeder:
+                return chain_id
+        return chain_id_of(model_feeder)
+
     def to_json(self) -> dict:
         limits = self.limits
         return {"node": self.node, "key": self.key, "feeder": self.feeder, "forecast": self.forecast,

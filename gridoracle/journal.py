@@ -37,17 +37,24 @@ class Journal:
     errors: dict[str, str] = field(default_factory=dict)  # session id -> why it cannot be validated
 
     @classmethod
-    def open(cls, path: Path, chain_id: str, oracle: str) -> "Journal":
-        """The journal at ``path`` for this chain and oracle key (a new one if there is none)."""
+    def read(cls, path: Path) -> "Journal":
+        """The journal at ``path`` as it is (an empty one if there is none), for reading only."""
         path = Path(path)
         if not path.exists():
-            return cls(path, chain_id, oracle)
+            return cls(path, "", "")
         try:
             doc = json.loads(path.read_text())
-            journal = cls(path, doc["chain_id"], doc["oracle"], int(doc["height"]), int(doc["watermark"]),
-                          dict(doc["attested"]), dict(doc["episodes"]), dict(doc.get("errors", {})))
+            return cls(path, doc["chain_id"], doc["oracle"], int(doc["height"]), int(doc["watermark"]),
+                       dict(doc["attested"]), dict(doc["episodes"]), dict(doc.get("errors", {})))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise JournalError(f"{path} is damaged ({exc}); move it away to start over") from None
+
+    @classmethod
+    def open(cls, path: Path, chain_id: str, oracle: str) -> "Journal":
+        """The journal at ``path`` for this chain and oracle key (a new one if there is none)."""
+        if not Path(path).exists():
+            return cls(Path(path), chain_id, oracle)
+        journal = cls.read(path)
         if journal.chain_id != chain_id or journal.oracle != oracle:
             raise JournalError(f"{path} belongs to chain {journal.chain_id!r} and oracle {journal.oracle}, not "
                                f"{chain_id!r} and {oracle}; move it away to start over")

@@ -185,11 +185,13 @@ class Oracle:
     def _forget(self, sid: int) -> None:
         """A session the oracle is done with: no episode and no error kept for it."""
         journal = self._journal()
-        if journal.episodes.pop(str(sid), None) is not None or journal.errors.pop(str(sid), None) is not None:
+        had_episode = journal.episodes.pop(str(sid), None) is not None
+        had_error = journal.errors.pop(str(sid), None) is not None
+        if had_episode or had_error:
             journal.save()
 
     def _episode_of_flex(self, sid: int) -> bool:
-        return any(e["flex"] == sid for e in self._journal().episodes.values())
+        return any(e.get("flex") == sid for e in self._journal().episodes.values())  # RED plans have none
 
     # -- validation -----------------------------------------------------------------------
     def _validate(self, session: dict) -> bool:

@@ -77,6 +77,10 @@ class MarketClient:
     def commitments(self, sid: int) -> list[dict]:
         return self.pages(sources.MARKET, "commitments", sid, cursor="seq", start=0)
 
+    def devices_by_seq(self, sid: int) -> dict[int, str]:
+        """The device of every revealed order of a session, by commitment seq."""
+        return {c["seq"]: c["order"]["device"] for c in self.commitments(sid) if c["order"]}
+
     def rows(self, sid: int, table: str) -> list[list]:
         found, chunk = [], 0
         while page := self.query(sources.MARKET, "rows", sid, table, chunk):

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from gridoracle.config import FlexPolicy
 from market import meterdata, sources
+from market.attestation import positions
 from market.client import MarketClient, gas_for
 from market.orders import Order, commitment, new_salt
 from market.token import TOKEN_NAME
@@ -96,13 +97,10 @@ class Demo:
             Keystore(self.net.layout.wallet / "keys").create(name, testnet_password(), self.keys[name])
         self.run.first_height = self.market.node.status()["height"]
 
-    def client_of(self, n: int) -> NodeClient:
-        """Spread the senders over the nodes that are up (the restarted validator may be down)."""
-        up = [c for c, node in zip(self.clients, self.net.layout.nodes) if self.net.pid(node.name)]
-        return up[n % len(up)]
-
     def send(self, jobs: list[tuple[KeyPair, list[Call]]]) -> list[list[dict]]:
-        return send_all(self.client_of, jobs, self.run.latencies, timeout=WAIT)
+        """Send the jobs, spread over the nodes that are up (the restarted validator may be down)."""
+        up = [c for c, node in zip(self.clients, self.net.layout.nodes) if self.net.pid(node.name)]
+        return send_all(lambda n: up[n % len(up)], jobs, self.run.latencies, timeout=WAIT)
 
     def call(self, contract: str, function: str, *args) -> Call:
         return Call(self.market.address(contract), function, list(args), gas_for(contract, function))
@@ -283,16 +281,14 @@ class Demo:
         rng = random.Random(f"{self.scenario.seed}:meter")
         noise = self.scenario.noise_pct / 100
         readings: dict[tuple[str, int], int] = {}
-        for sid in self.run.energy:
+        for sid in self.run.energy:  # a device that follows its position meters it
+            traded = positions(self.market.rows(sid, "results"), self.market.devices_by_seq(sid),
+                               self.market.session(sid)["first_mtu"])
+            for (mtu, device), wh in traded.items():
+                readings[(device, mtu)] = readings.get((device, mtu), 0) + wh
+        for sid in self.run.flex:  # a battery delivers what was awarded: less drawn than its 0 Wh baseline
             session = self.market.session(sid)
-            devices = {c["seq"]: c["order"]["device"] for c in self.market.commitments(sid) if c["order"]}
-            for mtu, bid, offer, qty, _pays, _gets in self.market.rows(sid, "results"):
-                for seq, sign in ((bid, 1), (offer, -1)):
-                    key = (devices[seq], session["first_mtu"] + mtu)
-                    readings[key] = readings.get(key, 0) + sign * qty
-        for sid in self.run.flex:
-            session = self.market.session(sid)
-            devices = {c["seq"]: c["order"]["device"] for c in self.market.commitments(sid) if c["order"]}
+            devices = self.market.devices_by_seq(sid)
             for seq, qty in self.market.rows(sid, "results"):
                 for k in range(session["n_mtus"]):
                     key = (devices[seq], session["first_mtu"] + k)

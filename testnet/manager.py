@@ -26,6 +26,22 @@ from testnet.layout import DEFAULT_PASSWORD, NodeEntry, TestnetLayout
 STARTUP_GRACE = 20.0  # seconds a freshly started node may take to open its API
 
 
+def running_pid(pid_file: Path) -> int | None:
+    """The process id in ``pid_file`` if that process is running (not exited, not a zombie)."""
+    try:
+        pid = int(Path(pid_file).read_text())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+    try:  # a zombie (exited, not yet reaped) is not running
+        with open(f"/proc/{pid}/stat") as fh:
+            if fh.read().split(") ")[1].startswith("Z"):
+                return None
+    except (FileNotFoundError, IndexError):
+        return None
+    return pid
+
+
 class TestnetError(Exception):
     """A testnet operation that could not be done; the message says why."""
 
@@ -61,18 +77,7 @@ class Testnet:
 
     def pid(self, name: str) -> int | None:
         """The process id of the running node (or the oracle), or None."""
-        try:
-            pid = int(self.process(name).pid_file.read_text())
-            os.kill(pid, 0)
-        except (FileNotFoundError, ValueError, ProcessLookupError):
-            return None
-        try:  # a zombie (exited, not yet reaped) is not running
-            with open(f"/proc/{pid}/stat") as fh:
-                if fh.read().split(") ")[1].startswith("Z"):
-                    return None
-        except (FileNotFoundError, IndexError):
-            return None
-        return pid
+        return running_pid(self.process(name).pid_file)
 
     def start(self, name: str) -> None:
         process = self.process(name)

@@ -197,3 +197,13 @@ def test_oracle_init_creates_a_home_and_refuses_what_it_cannot_use(world, tmp_pa
     lone = dev.cli("oracle", "init", "--oracle-home", str(tmp_path / "p"), "--feeder", "grid.json", check=False)
     assert lone.returncode == 1 and lone.stderr.strip() == \
         "error: --feeder needs --forecast (the uncontrolled load and generation of that feeder)"
+
+
+def test_a_red_plan_in_the_journal_is_no_flexibility_episode_and_forgetting_drops_plan_and_error(world):
+    oracle = world[3]
+    journal = oracle._journal()
+    journal.episodes["999999"] = {"stage": "red", "feeder": FEEDER}  # as left by a crash mid-RED
+    journal.errors["999999"] = "device 'x' is on bus 'y', which is not in the feeder model"
+    assert not oracle._episode_of_flex(999998)
+    oracle._forget(999999)
+    assert "999999" not in journal.episodes and "999999" not in journal.errors
