@@ -15,7 +15,7 @@ from contracts.gas import SORT_GAS, UNIT_GAS, units
 from contracts.limits import MAX_INT_DIGITS
 from contracts.operators import gt, lt
 from contracts.signature import Native, Signature
-from contracts.values import check_int, check_key, is_int, iterable, to_str, type_name, weight
+from contracts.values import charge_weight, check_int, is_int, iterable, store_key, to_str, type_name
 
 
 def _int_arg(name: str, value: object) -> int:
@@ -50,14 +50,14 @@ def range_length(r: range) -> int:
 
 def _range(c, start, stop, step):
     r = range_of(start, stop, step)
-    c.gas.charge(UNIT_GAS * range_length(r))
+    c.gas.allocate(range_length(r))
     return list(r)
 
 
 def _items(c, value) -> list:
     """The elements of an iterable value as a new list (charged per element)."""
     items = iterable(value)
-    c.gas.charge(UNIT_GAS * len(items))
+    c.gas.allocate(len(items))
     return list(items)
 
 
@@ -79,7 +79,11 @@ def _extreme(name: str, better):
 def _sorted(c, value, key, reverse):
     items = _items(c, value)
     keys = [key(item) for item in items] if key else items
-    c.gas.charge(SORT_GAS * sum(weight(k) for k in keys) * len(keys).bit_length())
+    if key:
+        c.gas.count_allocation(len(keys))   # paid by the key function calls
+    levels = len(keys).bit_length()
+    for k in keys:   # SORT_GAS per weight unit per level; measuring the weight pays one of them
+        c.gas.charge((SORT_GAS * levels - 1) * charge_weight(c.gas, k))
     _int_arg("sorted() reverse", reverse)
     try:
         if key:
@@ -104,7 +108,7 @@ def _abs(c, value):
 
 def _str(c, value):
     result = to_str(value)
-    c.gas.charge(UNIT_GAS * units(len(result)))
+    c.gas.allocate(units(len(result)))
     return result
 
 
@@ -140,13 +144,13 @@ def _tuple(c, value):
 
 def _dict(c, value):
     if type(value) is dict:
-        c.gas.charge(UNIT_GAS * len(value))
+        c.gas.allocate(len(value))
         return dict(value)
     result = {}
-    for pair in _items(c, value):
+    for pair in iterable(value):
         if type(pair) not in (list, tuple) or len(pair) != 2:
             raise VMError("type_error", "dict() needs a dict or a list of (key, value) pairs")
-        result[check_key(pair[0])] = pair[1]
+        result[store_key(c.gas, pair[0])] = pair[1]
     return result
 
 
@@ -159,7 +163,7 @@ def _bytes(c, value):
     if t is bytes:
         return value
     if t is str:
-        c.gas.charge(UNIT_GAS * units(len(value)))
+        c.gas.allocate(units(len(value)))
         if not _HEX.fullmatch(value):
             raise VMError("runtime_error", "bytes(str) needs an even number of hex digits")
         return bytes.fromhex(value[2:] if value.startswith("0x") else value)
@@ -180,14 +184,14 @@ def _is_address(c, value):
 def _enumerate(c, value, start):
     _int_arg("enumerate() start", start)
     items = _items(c, value)
-    c.gas.charge(UNIT_GAS * 2 * len(items))
+    c.gas.allocate(2 * len(items))
     return [(check_int(start + i), item) for i, item in enumerate(items)]
 
 
 def _zip(c, *values):
     columns = [iterable(value) for value in values]
     rows = min((len(column) for column in columns), default=0)
-    c.gas.charge(UNIT_GAS * rows * (len(columns) + 1))
+    c.gas.allocate(rows * (len(columns) + 1))
     return list(zip(*columns))
 
 

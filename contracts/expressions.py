@@ -24,7 +24,7 @@ from contracts.methods import METHODS
 from contracts.program import Function
 from contracts.runtime import UNBOUND, unbound
 from contracts.signature import Default, Native
-from contracts.values import check_key, iterable, to_str, type_name
+from contracts.values import iterable, store_key, to_str, type_name
 
 NATIVES: dict[str, Native] = {**BUILTINS, **{name: native for name, native in HOST_NATIVES.items()
                                              if "." not in name}}
@@ -254,21 +254,36 @@ class ExpressionCompiler:
 
     def expr_List(self, node: ast.List) -> Expr:
         evs, cost = self._elements(node.elts)
-        return Expr(lambda c, L: [e(c, L) for e in evs], NODE_GAS + cost)
+        count = len(evs)
+
+        def ev(c, L):
+            c.gas.count_allocation(count)
+            return [e(c, L) for e in evs]
+        return Expr(ev, NODE_GAS + cost)
 
     def expr_Tuple(self, node: ast.Tuple) -> Expr:
         evs, cost = self._elements(node.elts)
-        return Expr(lambda c, L: tuple([e(c, L) for e in evs]), NODE_GAS + cost)
+        count = len(evs)
+
+        def ev(c, L):
+            c.gas.count_allocation(count)
+            return tuple([e(c, L) for e in evs])
+        return Expr(ev, NODE_GAS + cost)
 
     def expr_Dict(self, node: ast.Dict) -> Expr:
         key_evs, key_cost = self._elements(node.keys)
         value_evs, value_cost = self._elements(node.values)
         pairs = tuple(zip(key_evs, value_evs))
+        count = len(pairs)
         if all(isinstance(k, ast.Constant) and type(k.value) is str
-               and len(k.value) <= MAX_DICT_KEY_LENGTH for k in node.keys):   # valid keys
-            ev = lambda c, L: {k(c, L): v(c, L) for k, v in pairs}   # noqa: E731
+               and len(k.value) <= MAX_DICT_KEY_LENGTH for k in node.keys):   # valid, unguessable hash
+            def ev(c, L):
+                c.gas.count_allocation(count)
+                return {k(c, L): v(c, L) for k, v in pairs}
         else:
-            ev = lambda c, L: {check_key(k(c, L)): v(c, L) for k, v in pairs}   # noqa: E731
+            def ev(c, L):
+                c.gas.count_allocation(count)
+                return {store_key(c.gas, k(c, L)): v(c, L) for k, v in pairs}
         return Expr(ev, NODE_GAS + key_cost + value_cost)
 
     def expr_JoinedStr(self, node: ast.JoinedStr) -> Expr:
@@ -279,9 +294,9 @@ class ExpressionCompiler:
             cost += part.cost
 
         def ev(c, L):
-            text = "".join([to_str(part(c, L)) for part in parts])
-            c.gas.charge(UNIT_GAS * units(len(text)))
-            return text
+            texts = [to_str(part(c, L)) for part in parts]
+            c.gas.allocate(units(sum(map(len, texts))))
+            return "".join(texts)
         return Expr(ev, cost)
 
     def expr_Subscript(self, node: ast.Subscript) -> Expr:
@@ -336,7 +351,12 @@ class ExpressionCompiler:
         def emit_factory():
             element = self.expr(node.elt)
             element_ev = lazy(Expr(element.ev, element.cost + UNIT_GAS))
-            return (lambda c, L, out: out.append(element_ev(c, L))), list
+
+            def emit(c, L, out):
+                element = element_ev(c, L)
+                c.gas.count_allocation(1)
+                out.append(element)
+            return emit, list
         return self._comprehension(node, emit_factory)
 
     expr_ListComp = expr_GeneratorExp = _list_comprehension
@@ -348,7 +368,7 @@ class ExpressionCompiler:
             value_ev = lazy(value)
 
             def emit(c, L, out):
-                k = check_key(key_ev(c, L))
+                k = store_key(c.gas, key_ev(c, L))
                 out[k] = value_ev(c, L)
             return emit, dict
         return self._comprehension(node, emit_factory)

@@ -3,11 +3,20 @@
 Every constant below is documented in ``docs/contracts.md``.  A "unit" is
 one element of a list/tuple/dict, or ``n // 8 + 1`` for a str/bytes of
 length ``n`` (see ``units``).
+
+Gas pays for time; the meter also counts memory.  Every operation that
+builds a value calls ``allocate(units)`` *before* building it: that charges
+UNIT_GAS per unit and adds the units to the transaction's allocation, which
+may not pass MAX_ALLOCATED_UNITS (``out_of_memory``).  The allocation only
+grows (freed values are not subtracted), so it bounds the memory a
+transaction can hold at any moment, whatever it frees in between.
 """
 
 from __future__ import annotations
 
 from contracts.errors import VMError
+from contracts.keyhash import KeyCollision, KeyGuard
+from contracts.limits import MAX_EVENT_BYTES
 
 NODE_GAS = 2                 # each evaluated statement or expression node
 CALL_GAS = 20                # entering a contract function (internal call, key function)
@@ -27,18 +36,26 @@ EMIT_GAS = 400
 EMIT_BYTE_GAS = 8            # per byte reported by host.emit
 SORT_GAS = 2                 # per weight unit per comparison level: SORT_GAS * w * ceil(log2(n+1))
 CROSS_CALL_GAS = 700         # call(address, function, ...) flat, plus argument copy
+DICT_INSERT_GAS = 3          # per key stored into a dict (hash table slot, collision guard)
+RESULT_BYTE_GAS = 8          # per byte of a call's encoded result kept in the receipt
+MESSAGE_BYTE_GAS = 8         # per byte of a revert/require message kept in the receipt
+
+MAX_ALLOCATED_UNITS = 4_000_000   # allocation units one transaction may build (~256 MiB)
 
 
 class GasMeter:
     """Counts gas for one transaction; shared by all contract calls it makes."""
 
-    __slots__ = ("limit", "remaining")
+    __slots__ = ("limit", "remaining", "allocated", "keys", "event_bytes")
 
     def __init__(self, limit: int) -> None:
         if type(limit) is not int or limit < 0:
             raise ValueError("gas limit must be a non-negative int")
         self.limit = limit
         self.remaining = limit
+        self.allocated = 0
+        self.keys = KeyGuard()
+        self.event_bytes = 0
 
     @property
     def used(self) -> int:
@@ -56,8 +73,43 @@ class GasMeter:
         self.remaining = 0
         raise VMError("out_of_gas", f"out of gas (limit {self.limit})")
 
+    def allocate(self, units: int) -> None:
+        """Pay for building ``units`` units of new values, before building them."""
+        self.remaining -= UNIT_GAS * units
+        if self.remaining < 0:
+            self.exhaust()
+        self.count_allocation(units)
+
+    def count_allocation(self, units: int) -> None:
+        """Add ``units`` (already paid for in gas) to the transaction's allocation."""
+        self.allocated += units
+        if self.allocated > MAX_ALLOCATED_UNITS:
+            raise out_of_memory()
+
+    def insert_key(self, key: object) -> None:
+        """Pay for storing ``key`` in a dict; refuse keys chosen to collide (``key_collision``)."""
+        self.remaining -= DICT_INSERT_GAS
+        if self.remaining < 0:
+            self.exhaust()
+        try:
+            self.keys.admit(key)
+        except KeyCollision as exc:
+            raise VMError("key_collision", str(exc)) from None
+        self.count_allocation(1)
+
+    def count_event(self, size: int) -> None:
+        """Add an emitted event's encoded size; a transaction may emit MAX_EVENT_BYTES in all."""
+        self.event_bytes += size
+        if self.event_bytes > MAX_EVENT_BYTES:
+            raise VMError("events_too_large", f"events of one transaction over {MAX_EVENT_BYTES} bytes")
+
     def __repr__(self) -> str:
         return f"GasMeter(limit={self.limit}, used={self.used})"
+
+
+def out_of_memory() -> VMError:
+    return VMError("out_of_memory", f"transaction allocated more than {MAX_ALLOCATED_UNITS} "
+                   "units of memory")
 
 
 def units(n: int) -> int:

@@ -16,7 +16,7 @@ import nacl.signing
 
 from contracts import gas
 from contracts.errors import VMError
-from contracts.limits import MAX_KEY_BYTES, MAX_SCAN_LIMIT
+from contracts.limits import MAX_KEY_BYTES, MAX_MESSAGE_CHARS, MAX_SCAN_LIMIT
 from contracts.signature import Native, Signature
 from contracts.values import copy_value, is_int, type_name
 
@@ -65,7 +65,7 @@ def storage_get(c, key, default):
     if stored is None:
         c.gas.charge(gas.STORAGE_READ_BYTE_GAS * key_size)
         return default
-    value, size = copy_value(stored)
+    value, size = copy_value(c.gas, stored)
     c.gas.charge(gas.STORAGE_READ_BYTE_GAS * (key_size + size))
     return value
 
@@ -80,7 +80,7 @@ def storage_set(c, key, value):
     _key(key)
     if value is None:
         raise VMError("type_error", "storage value cannot be None (use storage.delete)")
-    value, _ = copy_value(value)
+    value, _ = copy_value(c.gas, value)
     c.gas.charge(gas.STORAGE_SET_GAS)
     size = host_call(c.host.storage_set, c.address, key, value)
     c.gas.charge(gas.STORAGE_WRITE_BYTE_GAS * size)
@@ -110,7 +110,7 @@ def storage_scan(c, prefix, start_after, limit):
                 previous is not None and encoded <= previous):
             raise VMError("host_error", "storage_scan returned keys out of order or range")
         previous = encoded
-        value, size = copy_value(stored)
+        value, size = copy_value(c.gas, stored)
         c.gas.charge(gas.STORAGE_SCAN_ENTRY_GAS + gas.STORAGE_READ_BYTE_GAS * (len(encoded) + size))
         result.append((key, value))
     return result
@@ -140,14 +140,21 @@ def ed25519_verify(c, public_key, message, signature):
 
 # -- control, events, calls --------------------------------------------------------------
 
+def _receipt_message(c, message: object, what: str) -> str:
+    """A revert/require message as the receipt keeps it: cut to MAX_MESSAGE_CHARS, paid per byte."""
+    kept = _str_arg(what, message)[:MAX_MESSAGE_CHARS]
+    c.gas.charge(gas.MESSAGE_BYTE_GAS * len(kept.encode("utf-8")))
+    return kept
+
+
 def require(c, condition, message):
     _str_arg("require() message", message)
     if not condition:
-        raise VMError("require_failed", message)
+        raise VMError("require_failed", _receipt_message(c, message, "require() message"))
 
 
 def revert(c, message):
-    raise VMError("reverted", _str_arg("revert() message", message))
+    raise VMError("reverted", _receipt_message(c, message, "revert() message"))
 
 
 def emit(c, name, data):
@@ -156,10 +163,11 @@ def emit(c, name, data):
         raise VMError("bad_argument", "event name must not be empty")
     if type(data) is not dict:
         raise VMError("type_error", f"event data must be dict, not {type_name(data)}")
-    data, _ = copy_value(data)
-    c.gas.charge(gas.EMIT_GAS)
+    data, _ = copy_value(c.gas, data)
+    c.gas.charge(gas.EMIT_GAS + gas.EMIT_BYTE_GAS * len(name))
     size = host_call(c.host.emit, c.address, name, data)
     c.gas.charge(gas.EMIT_BYTE_GAS * size)
+    c.gas.count_event(len(name) + size)
 
 
 def call(c, address, function, *args):

@@ -17,3 +17,7 @@ MAX_DICT_KEY_LENGTH = 256   # characters of a str (or bytes) dict key
 MAX_KEY_TUPLE = 16          # elements of a tuple dict key
 MAX_SCAN_LIMIT = 1000       # entries returned by one storage.scan
 MAX_INT_DIGITS = 100        # characters accepted by int(str)
+MAX_MESSAGE_CHARS = 256     # characters of a revert()/require() message kept in the receipt
+MAX_RESULT_BYTES = 64 * 1024        # size of a transaction's result (as copy_value counts it)
+MAX_QUERY_RESULT_BYTES = 1024 * 1024   # size of a read-only query's result
+MAX_EVENT_BYTES = 256 * 1024        # encoded event data one transaction may emit, in all

@@ -13,11 +13,15 @@ import string
 from contracts.errors import VMError
 from contracts.gas import UNIT_GAS, units
 from contracts.operators import charge_search
-from contracts.values import check_key, is_int, iterable, show, type_name
+from contracts.values import check_key, is_int, iterable, show, store_key, type_name
 
 
 def _charge(c, amount: int) -> None:
     c.gas.charge(UNIT_GAS * amount)
+
+
+def _allocate(c, amount: int) -> None:
+    c.gas.allocate(amount)
 
 
 def _index_arg(value: object) -> int:
@@ -38,18 +42,19 @@ def _not_found(what: str) -> VMError:
 # -- list / tuple ------------------------------------------------------------------------
 
 def list_append(c, lst, item):
-    _charge(c, 1)
+    _allocate(c, 1)
     lst.append(item)
 
 
 def list_extend(c, lst, items):
     items = iterable(items)
-    _charge(c, len(items))
+    _allocate(c, len(items))
     lst.extend(items)
 
 
 def list_insert(c, lst, index, item):
-    _charge(c, len(lst) + 1)
+    _charge(c, len(lst))
+    _allocate(c, 1)
     lst.insert(_index_arg(index), item)
 
 
@@ -86,7 +91,7 @@ def list_reverse(c, lst):
 
 
 def copy(c, obj):
-    _charge(c, len(obj))
+    _allocate(c, len(obj))
     return obj.copy()
 
 
@@ -97,17 +102,17 @@ def dict_get(c, d, key, default=None):
 
 
 def dict_keys(c, d):
-    _charge(c, len(d))
+    _allocate(c, len(d))
     return list(d)
 
 
 def dict_values(c, d):
-    _charge(c, len(d))
+    _allocate(c, len(d))
     return list(d.values())
 
 
 def dict_items(c, d):
-    _charge(c, 3 * len(d))
+    _allocate(c, 3 * len(d))
     return list(d.items())
 
 
@@ -121,14 +126,14 @@ def dict_pop(c, d, key, *default):
 
 
 def dict_setdefault(c, d, key, default=None):
-    _charge(c, 1)
-    return d.setdefault(check_key(key), default)
+    return d.setdefault(store_key(c.gas, key), default)
 
 
 def dict_update(c, d, other):
     if type(other) is not dict:
         raise VMError("type_error", f"dict.update() needs a dict, not {type_name(other)}")
-    _charge(c, len(other))
+    for key in other:   # the keys were checked when ``other`` was built
+        c.gas.insert_key(key)
     d.update(other)
 
 
@@ -153,14 +158,14 @@ _UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 def str_split(c, text, sep=None):
     """Charged for the search and, before splitting, for an upper bound of the parts."""
     if sep is None:
-        _charge(c, units(len(text)) + (len(text) + 1) // 2 + 1)
+        _allocate(c, units(len(text)) + (len(text) + 1) // 2 + 1)
         text = text.strip(_ASCII_WHITESPACE)
         return _WHITESPACE_RUN.split(text) if text else []
     _same_type(text, sep, "separator")
     if not sep:
         raise VMError("runtime_error", "empty separator")
     _charge(c, units(len(text)))
-    _charge(c, units(len(text)) + text.count(sep) + 1)
+    _allocate(c, units(len(text)) + text.count(sep) + 1)
     return text.split(sep)
 
 
@@ -169,18 +174,18 @@ def str_join(c, sep, items):
         raise VMError("type_error", f"str.join() needs a list or tuple, not {type_name(items)}")
     for item in items:
         _same_type(sep, item, "joined item")
-    _charge(c, units(sum(map(len, items)) + len(sep) * len(items)) + len(items))
+    _allocate(c, units(sum(map(len, items)) + len(sep) * len(items)) + len(items))
     return sep.join(items)
 
 
 def str_encode(c, text):
-    _charge(c, units(len(text)))
+    _allocate(c, units(len(text)))
     return text.encode("utf-8")
 
 
 def _translate(table):
     def impl(c, text):
-        _charge(c, units(len(text)))
+        _allocate(c, units(len(text)))
         return text.translate(table)
     return impl
 
@@ -188,7 +193,8 @@ def _translate(table):
 def str_strip(c, text, chars=None):
     if chars is not None:
         _same_type(text, chars, "characters")
-    _charge(c, units(len(text)))
+    _charge(c, units(len(text)) * (units(len(chars)) if chars else 1))
+    _allocate(c, units(len(text)))
     return text.strip(_ASCII_WHITESPACE if chars is None else chars)
 
 
@@ -211,12 +217,12 @@ def str_index(c, text, sub):
 
 
 def bytes_hex(c, data):
-    _charge(c, units(2 * len(data)))
+    _allocate(c, units(2 * len(data)))
     return data.hex()
 
 
 def bytes_decode(c, data):
-    _charge(c, units(len(data)))
+    _allocate(c, units(len(data)))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -11,7 +11,7 @@ import ast
 
 from contracts.errors import VMError
 from contracts.gas import UNIT_GAS, units
-from contracts.values import check_int, check_key, is_int, show, type_name, weight
+from contracts.values import charge_weight, check_int, check_key, is_int, show, store_key, type_name
 
 _SEQUENCES = (str, bytes, list, tuple)
 _SIZED = (str, bytes, list, tuple, dict)
@@ -34,7 +34,7 @@ def _ints(symbol: str, a: object, b: object) -> None:
 def add(c, a, b):
     # sequences first: compiled code adds two ints itself, so they rarely get here
     if type(a) is type(b) and type(a) in _SEQUENCES:
-        c.gas.charge(UNIT_GAS * _size_units(a, len(a) + len(b)))
+        c.gas.allocate(_size_units(a, len(a) + len(b)))
         return a + b
     if is_int(a) and is_int(b):
         return check_int(a + b)
@@ -52,7 +52,7 @@ def mul(c, a, b):
     seq, count = (a, b) if is_int(b) else (b, a)
     if type(seq) not in _SEQUENCES or not is_int(count):
         raise _unsupported("*", a, b)
-    c.gas.charge(UNIT_GAS * _size_units(seq, len(seq) * max(count, 0)))
+    c.gas.allocate(_size_units(seq, len(seq) * max(count, 0)))
     return seq * count
 
 
@@ -137,8 +137,9 @@ def not_(c, a):
 
 
 def _charge_pair(c, a, b) -> None:
-    """Comparing two values costs their combined weight."""
-    c.gas.charge(UNIT_GAS * (weight(a) + weight(b)))
+    """Comparing two values costs their combined weight, paid while it is measured."""
+    charge_weight(c.gas, a)
+    charge_weight(c.gas, b)
 
 
 def eq(c, a, b):
@@ -196,7 +197,7 @@ def contains(c, item, container):
 
 def charge_search(c, seq, item) -> None:
     """Searching a list/tuple for ``item`` compares it with every element."""
-    c.gas.charge(UNIT_GAS * (len(seq) + 1) * weight(item))
+    c.gas.charge(UNIT_GAS * len(seq) * charge_weight(c.gas, item))
 
 
 def not_in(c, item, container):
@@ -241,15 +242,14 @@ def getslice(c, obj, lower, upper, step):
     if step == 0:
         raise VMError("runtime_error", "slice step cannot be zero")
     part = slice(lower, upper, step)
-    c.gas.charge(UNIT_GAS * _size_units(obj, len(range(*part.indices(len(obj))))))
+    c.gas.allocate(_size_units(obj, len(range(*part.indices(len(obj))))))
     return obj[part]
 
 
 def setitem(c, obj, key, value):
     t = type(obj)
     if t is dict:
-        c.gas.charge(UNIT_GAS)
-        obj[check_key(key)] = value
+        obj[store_key(c.gas, key)] = value
     elif t is list:
         _index(obj, key)
         try:

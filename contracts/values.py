@@ -2,14 +2,15 @@
 
 Values are plain Python objects of the types int, bool, str, bytes, list,
 dict, tuple and None.  Everything that could recurse deeply in C (comparisons,
-encoding by the host) first goes through ``weight`` or ``copy_value``, which
-refuse values nested deeper than ``MAX_VALUE_DEPTH``.
+encoding by the host) first goes through ``charge_weight`` or ``copy_value``,
+which refuse values nested deeper than ``MAX_VALUE_DEPTH`` and charge gas
+while they walk, so shared structures cannot make them work for free.
 """
 
 from __future__ import annotations
 
 from contracts.errors import VMError
-from contracts.gas import BYTES_PER_UNIT
+from contracts.gas import BYTES_PER_UNIT, UNIT_GAS
 from contracts.limits import INT_BOUND, MAX_DICT_KEY_LENGTH, MAX_KEY_TUPLE, MAX_VALUE_DEPTH
 
 NoneType = type(None)
@@ -57,7 +58,11 @@ def check_key(key: object) -> object:
 
 def show(value: object) -> str:
     """Short text of a value for error messages (ASCII, independent of Unicode tables)."""
-    text = ascii(value) if type(value) in KEY_SCALARS else type_name(value)
+    t = type(value)
+    if t is str or t is bytes:
+        text = ascii(value[:64])     # never the whole of a long value
+    else:
+        text = ascii(value) if t in KEY_SCALARS else type_name(value)
     return text if len(text) <= 64 else text[:61] + "..."
 
 
@@ -65,52 +70,80 @@ def too_deep() -> VMError:
     return VMError("value_too_deep", f"value nested deeper than {MAX_VALUE_DEPTH} levels")
 
 
-def weight(value: object, depth: int = 0) -> int:
-    """Units of work to compare or sort ``value``; checks its nesting depth."""
-    t = type(value)
-    if t is str or t is bytes:
-        return len(value) // BYTES_PER_UNIT + 1
-    if t is list or t is tuple or t is dict:
-        if depth >= MAX_VALUE_DEPTH:
-            raise too_deep()
-        total = 1
-        for item in value:
-            total += weight(item, depth + 1)
-        if t is dict:
-            for item in value.values():
-                total += weight(item, depth + 1)
-        return total
-    return 1
+def store_key(gas, key: object) -> object:
+    """``key`` checked (``check_key``) and paid for as a new dict entry (``GasMeter.insert_key``)."""
+    gas.insert_key(check_key(key))
+    return key
 
 
-def copy_value(value: object, depth: int = 0) -> tuple[object, int]:
-    """Deep copy of a value plus its size estimate in bytes.
+def charge_weight(gas, value: object, depth: int = 0) -> int:
+    """Charge UNIT_GAS per unit of ``value`` while walking it; return its weight.
 
-    Rejects (type_error) anything that is not a contract value, ints out of
-    range (int_overflow) and nesting deeper than MAX_VALUE_DEPTH.
+    The weight bounds the work of comparing, sorting, searching or encoding the
+    value: one unit per element, ``len // 8 + 1`` per str/bytes.  Each container
+    pays for its elements before they are visited, so a value that shares one
+    list many times (``x = [x] * 10`` in a loop) runs out of gas as soon as the
+    walk has done as much work as the gas paid for, not after.
     """
     t = type(value)
     if t is str or t is bytes:
+        total = len(value) // BYTES_PER_UNIT + 1
+        gas.charge(UNIT_GAS * total)
+        return total
+    if t is not list and t is not tuple and t is not dict:
+        gas.charge(UNIT_GAS)
+        return 1
+    if depth >= MAX_VALUE_DEPTH:
+        raise too_deep()
+    items = value if t is not dict else [*value, *value.values()]
+    total = len(items) + 1
+    gas.charge(UNIT_GAS * total)
+    for item in items:
+        ti = type(item)
+        if ti is str or ti is bytes:
+            extra = len(item) // BYTES_PER_UNIT
+            if extra:
+                gas.charge(UNIT_GAS * extra)
+                total += extra
+        elif ti is list or ti is tuple or ti is dict:
+            total += charge_weight(gas, item, depth + 1) - 1   # its first unit is paid above
+    return total
+
+
+def copy_value(gas, value: object, depth: int = 0) -> tuple[object, int]:
+    """Deep copy of a value plus its size estimate in bytes, paid for as it is built.
+
+    Charges like ``charge_weight`` and counts the copied elements as allocated;
+    dict keys go through ``store_key``.  Rejects (type_error) anything that is
+    not a contract value, ints out of range (int_overflow) and nesting deeper
+    than MAX_VALUE_DEPTH.
+    """
+    t = type(value)
+    if t is str or t is bytes:
+        gas.charge(UNIT_GAS * (len(value) // BYTES_PER_UNIT + 1))
         return value, len(value) + 1
     if t is int:
+        gas.charge(UNIT_GAS)
         return check_int(value), value.bit_length() // 8 + 1
     if t is bool or t is NoneType:
+        gas.charge(UNIT_GAS)
         return value, 1
     if t not in VALUE_TYPES:
         raise VMError("type_error", f"{type_name(value)} is not a contract value")
     if depth >= MAX_VALUE_DEPTH:
         raise too_deep()
+    gas.allocate(len(value) + 1)
     size = 1
     if t is dict:
         out = {}
         for key, item in value.items():
-            key, key_size = copy_value(check_key(key), depth + 1)
-            out[key], item_size = copy_value(item, depth + 1)
+            key, key_size = copy_value(gas, store_key(gas, key), depth + 1)
+            out[key], item_size = copy_value(gas, item, depth + 1)
             size += key_size + item_size
         return out, size
     items = []
     for item in value:
-        item, item_size = copy_value(item, depth + 1)
+        item, item_size = copy_value(gas, item, depth + 1)
         items.append(item)
         size += item_size
     return (items if t is list else tuple(items)), size

@@ -11,12 +11,13 @@ Every exception leaving this module is a VMError.
 from __future__ import annotations
 
 from contracts.errors import VMError
-from contracts.gas import CROSS_CALL_GAS, UNIT_GAS, GasMeter, units
+from contracts.gas import CROSS_CALL_GAS, RESULT_BYTE_GAS, UNIT_GAS, GasMeter, units
 from contracts.hostapi import host_call
-from contracts.limits import MAX_CALL_DEPTH, MAX_FRAMES, MAX_NESTING, MAX_VALUE_DEPTH
+from contracts.limits import (MAX_CALL_DEPTH, MAX_FRAMES, MAX_NESTING, MAX_QUERY_RESULT_BYTES,
+                             MAX_RESULT_BYTES, MAX_VALUE_DEPTH)
 from contracts.program import Function
 from contracts.stack import ensure_headroom
-from contracts.values import copy_value, weight
+from contracts.values import copy_value
 
 # Python frames one transaction may need: per contract frame, a few per nesting level.
 PYTHON_FRAMES = MAX_FRAMES * (3 * MAX_NESTING + 12) + MAX_CALL_DEPTH * 12 + 3 * MAX_VALUE_DEPTH
@@ -45,7 +46,7 @@ class Ctx:
         if address in self.stack:
             raise VMError("reentrancy", f"contract {address[:64]!a} is already on the call stack")
         entry = _entry(self.host, address, function, deploy=False)
-        copies = [copy_value(arg) for arg in args]
+        copies = [copy_value(self.gas, arg) for arg in args]
         self.gas.charge(UNIT_GAS * units(sum(size for _, size in copies)))
         callee = Ctx(self.host, self.gas, address, self.address, self.read_only, self.depth,
                      self.stack)
@@ -62,27 +63,44 @@ def _entry(host, address: str, function: str, deploy: bool) -> Function:
     return program.entry(function, deploy)
 
 
-def _import_args(args: object) -> list:
+def _import_args(gas: GasMeter, args: object) -> list:
     if not isinstance(args, (list, tuple)):
         raise VMError("bad_argument", "arguments must be a list")
     values = []
     for index, arg in enumerate(args):
         try:
-            values.append(copy_value(arg)[0])
+            values.append(copy_value(gas, arg)[0])
         except VMError as exc:
+            if exc.code in ("out_of_gas", "out_of_memory"):
+                raise
             raise VMError("bad_argument", f"argument {index + 1}: {exc.message}") from None
     return values
 
 
-def _convert(exc: Exception) -> VMError:
-    """A Python exception escaping compiled code, as a deterministic VMError."""
-    if isinstance(exc, RecursionError):
-        return VMError("recursion_limit", "Python stack exhausted")
-    if isinstance(exc, TypeError):
-        return VMError("type_error", f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, OverflowError):
-        return VMError("int_overflow", f"{type(exc).__name__}: {exc}")
-    return VMError("runtime_error", f"{type(exc).__name__}: {exc}")
+def _export_result(gas: GasMeter, result: object, read_only: bool) -> object:
+    """The call's result as the receipt (or query answer) keeps it: bounded and paid per byte."""
+    limit = MAX_QUERY_RESULT_BYTES if read_only else MAX_RESULT_BYTES
+    result, size = copy_value(gas, result)
+    if size > limit:
+        raise VMError("result_too_large", f"the result is larger than {limit} bytes")
+    gas.charge(RESULT_BYTE_GAS * size)
+    return result
+
+
+# Python exceptions escaping compiled code, as VMErrors whose text never depends on the
+# Python version (CPython's own messages do).
+_CONVERSIONS = (
+    (RecursionError, "recursion_limit", "Python stack exhausted"),
+    (MemoryError, "out_of_memory", "the node ran out of memory running the call"),
+    (TypeError, "type_error", "operation not supported for these value types"),
+    (OverflowError, "int_overflow", "integer too large for this operation"),
+    (Exception, "runtime_error", "the operation failed"),
+)
+
+
+def _convert(exc: BaseException) -> VMError:
+    return next(VMError(code, message) for kind, code, message in _CONVERSIONS
+                if isinstance(exc, kind))
 
 
 def run_call(host, address: str, function: str, args: list, caller: str, gas: GasMeter,
@@ -98,12 +116,10 @@ def run_call(host, address: str, function: str, args: list, caller: str, gas: Ga
     ensure_headroom(PYTHON_FRAMES)
     try:
         entry = _entry(host, address, function, deploy)
-        bound = entry.sig.bind_values(function, _import_args(args))
+        bound = entry.sig.bind_values(function, _import_args(gas, args))
         ctx = Ctx(host, gas, address, caller, read_only, 0, [address])
-        result = entry.call(ctx, bound)
-        weight(result)   # the node encodes the result: its nesting must be bounded
-        return result
-    except (VMError, MemoryError):
+        return _export_result(gas, entry.call(ctx, bound), read_only)
+    except VMError:
         raise
-    except Exception as exc:
-        raise _convert(exc) from exc
+    except (Exception, MemoryError) as exc:
+        raise _convert(exc) from None
