@@ -15,7 +15,7 @@ from consensus.types import Commit, ValidatorSet
 from contracts.errors import CompileError, VMError
 from contracts.gas import GasMeter
 from contracts.vm import run_call
-from node import statekeys, validators as validator_sets
+from node import admission, statekeys, validators as validator_sets
 from node.block import ZERO_HASH, Block, Header, tx_root
 from node.encoding import decode, encode
 from node.execution import (BlockContext, ExecutionResult, Executor, InvalidTransaction, account_nonce,
@@ -25,7 +25,8 @@ from node.keys import genesis_contract_address
 from node.params import ChainParams
 from node.receipt import receipts_root
 from node.smt import Proof
-from node.state import CommittedState, Overlay
+from node.readview import ReadView
+from node.state import CommittedState, Overlay, StoredState
 from node.store import ChainStore
 from node.tx import Transaction
 
@@ -88,6 +89,7 @@ class Chain:
         overlay.set(statekeys.VALIDATORS, encode(genesis.validators.to_list()))
         overlay.set(statekeys.GENESIS_CONTRACTS, encode({c.name: genesis_contract_address(c.name)
                                                          for c in genesis.contracts}))
+        admission.seed_genesis_lists(overlay, genesis.allowed_accounts, genesis.deployers)
         ctx = BlockContext(genesis.chain_id, 0, genesis.genesis_time_ms)
         gas = GasMeter(GENESIS_GAS)
         try:
@@ -127,14 +129,20 @@ class Chain:
     def nonce(self, address: str) -> int:
         return account_nonce(self.state, address)
 
+    def read_view(self) -> ReadView:
+        """The head as it is now, readable on any thread; take it on the thread that commits
+        blocks (so the head and the snapshot match) and close it when done."""
+        snapshot = self.store.snapshot()
+        state = StoredState(snapshot)
+        return ReadView(self.head, state, load_params(state), self.executor, snapshot)
+
     def query(self, contract: str, function: str, args: list, gas_limit: int,
               caller: str = ZERO_ADDRESS) -> tuple[object, int]:
-        """Run a contract function read-only against the head state; returns (result, gas used)."""
-        params = self.params()
-        ctx = BlockContext(self.chain_id, self.head.height, self.head.header.timestamp_ms)
-        host = self.executor.host(Overlay(self.state), ctx, caller, params, read_only=True)
+        """Run a contract function read-only against the head state, here and now; returns
+        (result, gas used). The API runs queries off the event loop instead (node/queries.py)."""
         gas = GasMeter(gas_limit)
-        return run_call(host, contract, function, args, caller, gas, read_only=True), gas.used
+        with self.read_view() as view:
+            return view.call(contract, function, args, caller, gas), gas.used
 
     def prove(self, key: bytes) -> tuple[bytes | None, Proof, Header]:
         value, proof = self.state.prove(key)

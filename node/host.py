@@ -5,6 +5,7 @@ values. Queries use a read-only host: any write raises ``write_in_query``.
 """
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from contracts.compiler import compile_contract
@@ -21,19 +22,23 @@ class ProgramCache:
     """Compiled programs by source text (compilation is deterministic, so caching is safe).
 
     Keyed by the text itself, which the program keeps anyway: a dict lookup is cheaper than
-    hashing the source with SHA-256 on every contract call.
+    hashing the source with SHA-256 on every contract call. Block execution and the query
+    threads share one cache: programs are immutable, and a lock guards eviction and insertion
+    (compiling happens outside it, so a slow compile never holds up another thread).
     """
 
     def __init__(self) -> None:
         self._programs: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     def get(self, source: str):
         program = self._programs.get(source)
         if program is None:
             program = compile_contract(source)
-            if len(self._programs) >= PROGRAM_CACHE_SIZE:
-                self._programs.pop(next(iter(self._programs)))
-            self._programs[source] = program
+            with self._lock:
+                if source not in self._programs and len(self._programs) >= PROGRAM_CACHE_SIZE:
+                    self._programs.pop(next(iter(self._programs)))
+                program = self._programs.setdefault(source, program)
         return program
 
 

@@ -5,6 +5,9 @@ of the whole state in memory (rebuilt from LevelDB at start, then checked agains
 block's state root). A block's writes are *staged* into the tree to compute the new root,
 then either committed with the block or discarded.
 
+``StoredState`` reads stored values without the tree: over the store itself, or over a
+``StateSnapshot`` of it (a query's consistent view of one head, read on another thread).
+
 ``Overlay`` layers uncommitted writes over a parent (the committed state or another
 overlay): one overlay per block, one per transaction on top of it, so a failed transaction
 is reverted by dropping its overlay.
@@ -14,7 +17,7 @@ from __future__ import annotations
 from typing import Iterator, Protocol
 
 from node.smt import Proof, SparseMerkleTree
-from node.store import ChainStore
+from node.store import ChainStore, StateSnapshot
 
 
 def _scan_start(prefix: bytes, start_after: bytes | None) -> bytes | None:
@@ -35,20 +38,27 @@ class StateReader(Protocol):
     def scan(self, prefix: bytes, start_after: bytes | None) -> Iterator[tuple[bytes, bytes]]: ...
 
 
-class CommittedState:
-    def __init__(self, store: ChainStore):
-        self.store = store
-        self.tree = SparseMerkleTree.from_items(store.state_iter())
-        self._undo: dict[bytes, bytes | None] | None = None
-        self._redo: dict[bytes, bytes | None] = {}
+class StoredState:
+    """Stored state values, read from the store or from a snapshot of it."""
+
+    def __init__(self, source: ChainStore | StateSnapshot):
+        self.source = source
 
     def get(self, key: bytes) -> bytes | None:
-        return self.store.state_get(key)
+        return self.source.state_get(key)
 
     def scan(self, prefix: bytes, start_after: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
         start_after = _scan_start(prefix, start_after)
         start = start_after + b"\x00" if start_after is not None else prefix
-        yield from self.store.state_iter(start, _after(prefix))
+        yield from self.source.state_iter(start, _after(prefix))
+
+
+class CommittedState(StoredState):
+    def __init__(self, store: ChainStore):
+        super().__init__(store)
+        self.tree = SparseMerkleTree.from_items(store.state_iter())
+        self._undo: dict[bytes, bytes | None] | None = None
+        self._redo: dict[bytes, bytes | None] = {}
 
     def root(self) -> bytes:
         return self.tree.root()

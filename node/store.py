@@ -10,6 +10,9 @@ kill at any moment leaves either the whole block or none of it. Key prefixes:
     r:<tx hash>          -> receipt bytes (includes height and index)
     x:<addr><height><i>  -> tx hash, for the history of an address
     s:<state key>        -> state value (see node/statekeys.py)
+
+``snapshot()`` gives a ``StateSnapshot``: the state as of that moment, unaffected by blocks
+written afterwards (a LevelDB snapshot), for reads on other threads.
 """
 from __future__ import annotations
 
@@ -30,6 +33,29 @@ STATE = b"s:"
 
 def _h(height: int) -> bytes:
     return height.to_bytes(8, "big")
+
+
+def _state_iter(source, start: bytes, stop: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+    """State entries of ``source`` (a plyvel DB or snapshot) with start <= key < stop, in key order."""
+    db_stop = STATE + stop if stop is not None else b"s;"
+    for key, value in source.iterator(start=STATE + start, stop=db_stop):
+        yield key[len(STATE):], value
+
+
+class StateSnapshot:
+    """State entries as of one moment (a LevelDB snapshot); close it when done."""
+
+    def __init__(self, snapshot):  # a plyvel Snapshot
+        self._snapshot = snapshot
+
+    def state_get(self, key: bytes) -> bytes | None:
+        return self._snapshot.get(STATE + key)
+
+    def state_iter(self, start: bytes = b"", stop: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        return _state_iter(self._snapshot, start, stop)
+
+    def close(self) -> None:
+        self._snapshot.close()
 
 
 class ChainStore:
@@ -77,9 +103,11 @@ class ChainStore:
 
     def state_iter(self, start: bytes = b"", stop: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
         """State entries with start <= key < stop, in key order (keys without the prefix)."""
-        db_stop = STATE + stop if stop is not None else b"s;"
-        for key, value in self.db.iterator(start=STATE + start, stop=db_stop):
-            yield key[len(STATE):], value
+        return _state_iter(self.db, start, stop)
+
+    def snapshot(self) -> StateSnapshot:
+        """The state as it is now, unaffected by later writes."""
+        return StateSnapshot(self.db.snapshot())
 
     # -- the one write per block -------------------------------------------------------
     def write_block(self, block: Block, commit: Commit | None, receipts: list[Receipt],
