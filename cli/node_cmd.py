@@ -1,4 +1,9 @@
-"""`flexledger node init|start`: set up and run a node."""
+"""`flexledger node init|start|encrypt-key|reset-signing-state`: set up and run a node.
+
+The node key is encrypted with a password (like wallet keys): ``init`` asks for it (or reads
+``--password-file``, $FLEXLEDGER_PASSWORD_FILE or $FLEXLEDGER_PASSWORD) and ``start`` asks for it
+again, once, before the node starts; ``encrypt-key`` converts a plain key of an older home.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -33,6 +38,7 @@ def register(sub) -> None:
     init.add_argument("--issuer-supply", default="1000000", help="tokens minted to the issuer at genesis")
     init.add_argument("--oracle-home", type=Path, help="where to create the DSO grid oracle's home and key "
                                                        "(default: <home>/oracle)")
+    _password_file_argument(init)
     init.set_defaults(run=init_node)
     start = node.add_parser("start", help="run the node until Ctrl-C")
     start.add_argument("--node-home", type=Path, help="node directory (default: <home>/node)")
@@ -42,12 +48,23 @@ def register(sub) -> None:
     start.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     start.add_argument("--log-format", default="text", choices=["text", "json"],
                        help="json: one JSON object per line, for log collectors")
+    _password_file_argument(start)
     start.set_defaults(run=start_node)
+    encrypt = node.add_parser("encrypt-key", help="encrypt a node key that an older version stored in plain text")
+    encrypt.add_argument("--node-home", type=Path, help="node directory (default: <home>/node)")
+    _password_file_argument(encrypt)
+    encrypt.set_defaults(run=encrypt_key)
     reset = node.add_parser("reset-signing-state", help="create a fresh signing state: ONLY for a key that has "
                                                         "never signed on this chain (otherwise it may double-sign)")
     reset.add_argument("--node-home", type=Path, help="node directory (default: <home>/node)")
     reset.add_argument("--yes", action="store_true", help="confirm that this key has never signed")
     reset.set_defaults(run=reset_signing_state)
+
+
+def _password_file_argument(parser) -> None:
+    parser.add_argument("--password-file", type=Path, help="file whose first line is the password of the keys "
+                                                           "(default: $FLEXLEDGER_PASSWORD_FILE, "
+                                                           "$FLEXLEDGER_PASSWORD, or a prompt)")
 
 
 def _home(ctx: Context, args) -> NodeHome:
@@ -67,7 +84,7 @@ def init_node(ctx: Context, args) -> None:
     if OracleHome(oracle_home).config_file.exists():
         raise CliError(f"{oracle_home} already holds a grid oracle; remove it or choose another --oracle-home")
     keystore = ctx.keystore
-    password = read_password(confirm=True)
+    password = read_password(confirm=True, password_file=args.password_file)
     if ISSUER_KEY in keystore.names():
         issuer = keystore.info(ISSUER_KEY)["address"]
     else:
@@ -79,7 +96,7 @@ def init_node(ctx: Context, args) -> None:
     contracts, calls = market_genesis(issuer, allocations, config, admitted)
     genesis = Genesis(args.chain_id, int(time.time() * 1000),
                       ValidatorSet((Validator("dso", key.public_key, 10, "dso"),)), ChainParams(), contracts, calls)
-    home.save_key(key)
+    home.save_key(key, password)
     genesis.save(home.genesis_file)
     home.save_config(NodeConfig(api_port=args.port, block_interval=args.block_interval, dev=True))
     print(f"initialized dev node in {home.path}")
@@ -98,7 +115,14 @@ def start_node(ctx: Context, args) -> None:
         raise CliError(f"{home.path} is not a dev node home; start it without --dev")
     if args.block_interval is not None and args.block_interval <= 0:
         raise CliError("--block-interval must be more than zero")
-    asyncio.run(serve(home, args.block_interval, args.port))
+    key = home.load_key(read_password(password_file=args.password_file))
+    asyncio.run(serve(home, key, args.block_interval, args.port))
+
+
+def encrypt_key(ctx: Context, args) -> None:
+    home = _home(ctx, args)
+    key = home.encrypt_plain_key(read_password(confirm=True, password_file=args.password_file))
+    print(f"encrypted node key {home.key_file} ({key.address}); start the node with the same password")
 
 
 def reset_signing_state(ctx: Context, args) -> None:

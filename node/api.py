@@ -6,6 +6,7 @@ describes every route (node/openapi.py).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 
@@ -15,11 +16,12 @@ from contracts.errors import VMError
 from node import statekeys
 from node.encoding import decode, sha256
 from node.errors import ApiError
-from node.jsonvalues import JsonValueError, from_json_value, to_json_value
+from node.jsonvalues import to_json_value
 from node.blocksync import BATCH, encode_blocks
 from node.keys import is_address
 from node.metrics import render
 from node.openapi import OPENAPI
+from node.queries import QueryRequest, QueryRunner
 from node.service import NodeService, Subscriber
 
 log = logging.getLogger("flexledger.api")
@@ -75,10 +77,10 @@ async def _body_json(request: web.Request) -> dict:
 
 
 class Api:
-    def __init__(self, service: NodeService, query_gas_limit: int, admin_token: str = ""):
+    def __init__(self, service: NodeService, queries: QueryRunner, admin_token: str = ""):
         self.service = service
         self.chain = service.chain
-        self.query_gas_limit = query_gas_limit
+        self.queries = queries
         self.admin_token = admin_token
 
     def app(self) -> web.Application:
@@ -179,26 +181,13 @@ class Api:
         return _json({"address": address, "items": items})
 
     async def query(self, request: web.Request) -> web.Response:
-        doc = await _body_json(request)
-        contract = _address_param(doc.get("contract", ""))
-        function = doc.get("function")
-        if not isinstance(function, str):
-            raise ApiError("bad_request", "function must be a name")
+        query = QueryRequest.from_json(await _body_json(request), self.queries.limits.gas_limit)
         try:
-            args = from_json_value(doc.get("args", []))
-        except JsonValueError as exc:
-            raise ApiError("bad_argument", str(exc)) from None
-        if not isinstance(args, list):
-            raise ApiError("bad_argument", "args must be an array")
-        caller = doc.get("caller", "0x" + "00" * 20)
-        _address_param(caller)
-        gas_limit = min(int(doc.get("gas_limit", self.query_gas_limit)), self.query_gas_limit)
-        try:
-            result, gas_used = self.chain.query(contract, function, args, gas_limit, caller)
+            result = await self.queries.run(query)  # on a worker thread, never on this loop
         except VMError as exc:
             status = 404 if exc.code in ("contract_not_found", "no_such_function") else 422
             raise ApiError(exc.code, exc.message, status) from None
-        return _json({"result": to_json_value(result), "gas_used": gas_used, "height": self.chain.height})
+        return _json({"result": to_json_value(result.value), "gas_used": result.gas_used, "height": result.height})
 
     async def get_proof(self, request: web.Request) -> web.Response:
         q = request.query
@@ -264,7 +253,8 @@ class Api:
 
     async def isolate(self, request: web.Request) -> web.Response:
         """Testnet fault injection: cut this node's links to the given peers (an empty list heals)."""
-        if not self.admin_token or request.headers.get("X-Admin-Token") != self.admin_token:
+        given = request.headers.get("X-Admin-Token", "").encode("utf-8", "replace")
+        if not self.admin_token or not hmac.compare_digest(given, self.admin_token.encode()):  # constant time
             raise ApiError("forbidden", "admin token missing or wrong", 403)
         if self.service.isolate is None:
             raise ApiError("not_available", "this node has no peer network", 409)

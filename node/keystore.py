@@ -1,8 +1,11 @@
 """Password-encrypted key files (argon2id key derivation + XSalsa20-Poly1305 secretbox).
 
-A keystore is a directory of ``NAME.json`` files. The password comes from the
-``FLEXLEDGER_PASSWORD`` environment variable when set (for scripts), otherwise from an
-interactive prompt. Files are written atomically with mode 0600.
+A keystore is a directory of ``NAME.json`` files. The password comes, first found first, from
+a password file named on the command line (``--password-file``), the file named by the
+``FLEXLEDGER_PASSWORD_FILE`` environment variable, the ``FLEXLEDGER_PASSWORD`` environment
+variable (for scripts), or an interactive prompt. A password file holds the password on its
+first line. Files are written atomically with mode 0600. A node key is stored the same way
+(node/config.py).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from node.atomicfile import write_json_atomic
 from node.keys import KeyPair
 
 PASSWORD_ENV = "FLEXLEDGER_PASSWORD"
+PASSWORD_FILE_ENV = "FLEXLEDGER_PASSWORD_FILE"
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 KEYSTORE_VERSION = 1
 
@@ -29,7 +33,12 @@ class KeystoreError(Exception):
     """A keystore problem the user can act on (wrong password, missing key, bad name)."""
 
 
-def read_password(confirm: bool = False) -> str:
+def read_password(confirm: bool = False, password_file: Path | None = None) -> str:
+    """The password from ``password_file``, $FLEXLEDGER_PASSWORD_FILE, $FLEXLEDGER_PASSWORD or a prompt
+    (asked twice when ``confirm``)."""
+    password_file = password_file or os.environ.get(PASSWORD_FILE_ENV)
+    if password_file:
+        return _read_password_file(Path(password_file))
     env = os.environ.get(PASSWORD_ENV)
     if env is not None:
         return env
@@ -38,8 +47,21 @@ def read_password(confirm: bool = False) -> str:
         if confirm and getpass.getpass("Repeat password: ") != password:
             raise KeystoreError("passwords do not match")
     except EOFError:
-        raise KeystoreError(f"no keystore password: set {PASSWORD_ENV} or run the command in a terminal") from None
+        raise KeystoreError(f"no keystore password: use --password-file, set {PASSWORD_FILE_ENV} or {PASSWORD_ENV}, "
+                            f"or run the command in a terminal") from None
     return password
+
+
+def _read_password_file(path: Path) -> str:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise KeystoreError(f"cannot read the password file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise KeystoreError(f"the password file {path} is not UTF-8 text") from None
+    if not lines or not lines[0]:
+        raise KeystoreError(f"the password file {path} is empty: its first line must be the password")
+    return lines[0]
 
 
 def _derive(password: str, salt: bytes, opslimit: int, memlimit: int) -> bytes:

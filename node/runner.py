@@ -1,7 +1,10 @@
 """Starting a node process: open the chain, serve the API, run the block driver until stopped.
 
 A dev home (``node init --dev``) runs the single-authority ``DevDriver``; any other home runs
-the BFT driver over the peer network, with the consensus WAL and the guarded signer.
+the BFT driver over the peer network, with the consensus WAL and the guarded signer. The
+node key comes unlocked from the caller (the CLI asks for its password before the loop
+starts); read-only queries run on the ``QueryRunner``'s threads, stopped before the store
+closes.
 """
 from __future__ import annotations
 
@@ -20,8 +23,9 @@ from node.chain import Chain
 from node.config import NodeConfig, NodeHome
 from node.devdriver import DevDriver
 from node.genesis import Genesis
-from node.keys import address_of
+from node.keys import KeyPair, address_of
 from node.p2p import PeerInfo, PeerNetwork
+from node.queries import QueryLimits, QueryRunner
 from node.service import NodeService
 from node.signing import GuardedSigner
 from node.wal import ConsensusWal
@@ -36,8 +40,8 @@ async def _start_site(app: web.Application, host: str, port: int) -> web.AppRunn
     return runner
 
 
-def _bft_driver(home: NodeHome, config: NodeConfig, service: NodeService) -> tuple[BftDriver, PeerNetwork]:
-    key = home.load_key()
+def _bft_driver(home: NodeHome, config: NodeConfig, service: NodeService,
+                key: KeyPair) -> tuple[BftDriver, PeerNetwork]:
     signer = GuardedSigner(key, home.signing_state_file)
     peer_addresses = {p["address"] for p in config.peers}
     chain = service.chain
@@ -57,23 +61,27 @@ def _bft_driver(home: NodeHome, config: NodeConfig, service: NodeService) -> tup
     return driver, network
 
 
-async def serve(home: NodeHome, block_interval: float | None = None, port: int | None = None) -> None:
+async def serve(home: NodeHome, key: KeyPair, block_interval: float | None = None, port: int | None = None) -> None:
+    """Run the node of ``home``, signing with ``key`` (its node key, unlocked), until SIGINT or SIGTERM."""
     config = home.load_config()
+    admin_token = home.load_admin_token()
     chain = Chain(home.data_dir, Genesis.load(home.genesis_file))
     service = NodeService(chain, config.mempool_capacity)
+    queries = QueryRunner(chain, QueryLimits(config.query_gas_limit, config.query_timeout, config.query_workers,
+                                             config.query_queue))
     sites: list[web.AppRunner] = []
     network: PeerNetwork | None = None
     driver: DevDriver | BftDriver | None = None
     try:
         if config.dev:
-            driver = DevDriver(service, home.load_key(), block_interval or config.block_interval)
+            driver = DevDriver(service, key, block_interval or config.block_interval)
         else:
-            driver, network = _bft_driver(home, config, service)
+            driver, network = _bft_driver(home, config, service, key)
             p2p_app = web.Application()
             p2p_app.add_routes(network.routes())
             sites.append(await _start_site(p2p_app, config.p2p_host, config.p2p_port))
             await network.start()
-        api = Api(service, config.query_gas_limit, config.admin_token)
+        api = Api(service, queries, admin_token)
         sites.append(await _start_site(api.app(), config.api_host, port or config.api_port))
         log.info("node %s serving the API on http://%s:%d at height %d", chain.chain_id, config.api_host,
                  port or config.api_port, chain.height)
@@ -85,6 +93,7 @@ async def serve(home: NodeHome, block_interval: float | None = None, port: int |
             await site.cleanup()
         if isinstance(driver, BftDriver):
             driver.close()
+        queries.close()
         chain.close()
         log.info("node stopped at height %d", chain.height)
 

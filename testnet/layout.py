@@ -1,8 +1,11 @@
 """Generating a local testnet: keys, one genesis, and a node home per validator.
 
     <dir>/testnet.json        the nodes: name, address, ports, home
-    <dir>/wallet/keys/        the token issuer's key (password: $FLEXLEDGER_PASSWORD or "testnet")
-    <dir>/nodes/<name>/       node homes (node/config.py), with node.log and node.pid
+    <dir>/password            the password of every key below ($FLEXLEDGER_PASSWORD or "testnet"; mode
+                              0600), read by the node and oracle processes so they start unattended
+    <dir>/wallet/keys/        the token issuer's key
+    <dir>/nodes/<name>/       node homes (node/config.py) with their encrypted node keys and admin
+                              tokens, node.log and node.pid
     <dir>/oracle/             the DSO grid oracle's home (gridoracle/config.py), following the DSO's node
 
 The first validator is the DSO, the others aggregators, each with voting power 10. Every
@@ -26,12 +29,14 @@ from market.genesis import MarketConfig, market_genesis
 from node.config import NodeConfig, NodeHome
 from node.genesis import Genesis
 from node.keys import KeyPair
-from node.keystore import Keystore
+from node.atomicfile import write_atomic
+from node.keystore import Keystore, read_password
 from node.params import ChainParams
 from node.signing import GuardedSigner
 from testnet.devnode import free_port
 
 DEFAULT_PASSWORD = "testnet"
+PASSWORD_FILE = "password"
 ISSUER_SUPPLY = 10**9 * 10**6
 TESTNET_FLEXIBILITY = FlexPolicy(commit_secs=20, gate_secs=1, reveal_secs=15, settle_secs=3600)
 TESTNET_TIMEOUTS = {"propose": 1.0, "propose_delta": 0.5, "prevote": 0.5, "prevote_delta": 0.25,
@@ -65,6 +70,14 @@ class TestnetLayout:
     @property
     def wallet(self) -> Path:
         return self.directory / "wallet"
+
+    @property
+    def password_file(self) -> Path:
+        return self.directory / PASSWORD_FILE
+
+    def password(self) -> str:
+        """The password of the testnet's keys (node keys, the issuer's, the oracle's)."""
+        return read_password(password_file=self.password_file)
 
     def node(self, name: str) -> NodeEntry:
         for entry in self.nodes:
@@ -106,6 +119,7 @@ def generate(directory: Path, validators: int, chain_id: str = "flexledger-testn
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     password = testnet_password()
+    write_atomic(directory / PASSWORD_FILE, password.encode() + b"\n", mode=0o600)
     issuer = Keystore(directory / "wallet" / "keys").create("issuer", password)
     keys = [KeyPair.generate() for _ in range(validators)]
     names = node_names(validators)
@@ -119,21 +133,22 @@ def generate(directory: Path, validators: int, chain_id: str = "flexledger-testn
     contracts, calls = market_genesis(issuer.address, allocations, config, admitted)
     genesis = Genesis(chain_id, int(time.time() * 1000), validator_set, ChainParams(), contracts, calls)
     for entry, key in zip(entries, keys):
-        write_node_home(NodeHome(Path(entry.home)), key, genesis, entry, entries, timeouts)
+        write_node_home(NodeHome(Path(entry.home)), key, password, genesis, entry, entries, timeouts)
     layout = TestnetLayout(directory, chain_id, entries, str(directory / "oracle"))
     layout.save()
     return layout
 
 
-def write_node_home(home: NodeHome, key: KeyPair, genesis: Genesis, me: NodeEntry, everyone: list[NodeEntry],
-                    timeouts: dict | None = None) -> None:
-    home.save_key(key)
+def write_node_home(home: NodeHome, key: KeyPair, password: str, genesis: Genesis, me: NodeEntry,
+                    everyone: list[NodeEntry], timeouts: dict | None = None) -> None:
+    home.save_key(key, password)
+    home.save_admin_token(secrets.token_hex(16))
     genesis.save(home.genesis_file)
     GuardedSigner.create(home.signing_state_file)
     peers = [{"address": n.address, "p2p_url": f"http://127.0.0.1:{n.p2p_port}", "api_url": n.api_url}
              for n in everyone if n.name != me.name]
     home.save_config(NodeConfig(api_port=me.api_port, p2p_port=me.p2p_port, peers=peers,
-                                admin_token=secrets.token_hex(16), timeouts=timeouts or TESTNET_TIMEOUTS))
+                                timeouts=timeouts or TESTNET_TIMEOUTS))
 
 
 def add_node(layout: TestnetLayout, name: str) -> tuple[NodeEntry, KeyPair]:
@@ -144,7 +159,7 @@ def add_node(layout: TestnetLayout, name: str) -> tuple[NodeEntry, KeyPair]:
     genesis = Genesis.load(first.genesis_file)
     key = KeyPair.generate()
     entry = NodeEntry(name, key.address, free_port(), free_port(), str(layout.directory / "nodes" / name))
-    write_node_home(NodeHome(Path(entry.home)), key, genesis, entry, [*layout.nodes, entry],
+    write_node_home(NodeHome(Path(entry.home)), key, layout.password(), genesis, entry, [*layout.nodes, entry],
                     first.load_config().timeouts)
     layout.nodes.append(entry)
     layout.save()

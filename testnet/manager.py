@@ -4,7 +4,8 @@ The process ids live in ``<node home>/node.pid`` (the grid oracle's in
 ``<oracle home>/oracle.pid``) so that separate ``flexledger testnet`` commands can manage
 the same testnet; the oracle is started once the nodes finalize blocks. Faults: kill (SIGKILL), restart, pause (SIGSTOP),
 resume (SIGCONT), and partitions, which ask each node (``POST /admin/isolate``) to cut its
-links to the nodes outside its group.
+links to the nodes outside its group, with the node's admin token. Every process reads the
+testnet's password file (``FLEXLEDGER_PASSWORD_FILE``) to unlock its key.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from node.client import ClientError, NodeClient
 from node.config import NodeHome
-from testnet.layout import DEFAULT_PASSWORD, NodeEntry, TestnetLayout
+from testnet.layout import NodeEntry, TestnetLayout
 
 
 STARTUP_GRACE = 20.0  # seconds a freshly started node may take to open its API
@@ -83,8 +84,11 @@ class Testnet:
         process = self.process(name)
         if self.pid(name):
             raise TestnetError(f"{name} is already running")
+        if not self.layout.password_file.exists():
+            raise TestnetError(f"{self.layout.directory} was made by an older FlexLedger (no password file, node keys "
+                               f"in plain text): remove it and create the testnet again")
         log = open(process.log_file, "ab")
-        env = {"FLEXLEDGER_PASSWORD": DEFAULT_PASSWORD, **os.environ, "PYTHONUNBUFFERED": "1"}  # the oracle key's
+        env = {**os.environ, "FLEXLEDGER_PASSWORD_FILE": str(self.layout.password_file), "PYTHONUNBUFFERED": "1"}
         child = subprocess.Popen(process.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                  start_new_session=True, env=env)
         log.close()
@@ -180,11 +184,10 @@ class Testnet:
 
     # -- partitions ------------------------------------------------------------------------
     def _isolate(self, entry: NodeEntry, peers: list[str]) -> None:
-        config = NodeHome(Path(entry.home)).load_config()
+        token = NodeHome(Path(entry.home)).load_admin_token()
         request = urllib.request.Request(entry.api_url + "/admin/isolate", method="POST",
                                          data=json.dumps({"peers": peers}).encode(),
-                                         headers={"Content-Type": "application/json",
-                                                  "X-Admin-Token": config.admin_token})
+                                         headers={"Content-Type": "application/json", "X-Admin-Token": token})
         deadline = time.monotonic() + STARTUP_GRACE
         while True:
             try:

@@ -6,6 +6,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from node.api import Api
 from node.keys import KeyPair
+from node.queries import QueryLimits, QueryRunner
 from node.tx import CallPayload, Transaction
 from tests.chainkit import CHAIN_ID, TOKEN, LocalChain
 
@@ -13,7 +14,8 @@ from tests.chainkit import CHAIN_ID, TOKEN, LocalChain
 @pytest.fixture
 async def api(tmp_path):
     test_chain = LocalChain(tmp_path / "node", mempool_capacity=3)
-    client = TestClient(TestServer(Api(test_chain.service, 50_000_000).app()))
+    queries = QueryRunner(test_chain.chain, QueryLimits(gas_limit=50_000_000))
+    client = TestClient(TestServer(Api(test_chain.service, queries).app()))
     await client.start_server()
     producing = asyncio.create_task(_produce(test_chain))
     yield client, test_chain

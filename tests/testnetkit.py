@@ -27,7 +27,7 @@ def running_testnet(directory, validators: int = 4, oracle: bool = False):
 
 
 def node_key(net: Testnet, name: str):
-    return NodeHome(Path(net.layout.node(name).home)).load_key()
+    return NodeHome(Path(net.layout.node(name).home)).load_key(net.layout.password())
 
 
 def issuer_key(net: Testnet):
