@@ -8,17 +8,31 @@ record type has its own ``to_list``/``from_list``), strings as UTF-8 ``str``, by
 - ext 2: a tuple, as the canonical encoding of its items (plain lists stay arrays).
 
 Floats are refused: nothing on chain may depend on floating point.
+
+Decoding is bounded, because its input comes from anyone who can reach the API or a peer:
+at most ``max_bytes`` of input (MAX_DECODE_BYTES unless the caller gives less), nesting of at
+most MAX_DECODE_DEPTH lists, maps and tuples (a tuple counts one level, as in the VM), at most
+MAX_CONTAINER_ITEMS items per list or map, big ints of at most MAX_BIGINT_BYTES, and no map with
+more than MAX_KEYS_PER_HASH keys sharing one hash. Tuples are decoded one level per msgpack
+pass from an explicit work list, never by recursion: a value nested in hundreds of ext types
+used to exhaust the C stack and kill the process.
 """
 from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import msgpack
 
 EXT_BIGINT = 1
 EXT_TUPLE = 2
+
+MAX_DECODE_DEPTH = 64  # VM values nest at most 32 levels (contracts/limits.py), inside records of a few
+MAX_DECODE_BYTES = 32 * 1024 * 1024  # above any block: p2p frames carry at most 16 MiB
+MAX_CONTAINER_ITEMS = 1 << 20  # a block's transactions are far fewer: the frame size bounds them
+MAX_BIGINT_BYTES = 64  # twice the VM's 256-bit integers
+MAX_KEYS_PER_HASH = 8  # distinct map keys sharing one hash; honest maps practically never have two
 _INT64_MIN, _UINT64_MAX = -(1 << 63), (1 << 64) - 1
 
 
@@ -86,22 +100,133 @@ def encode(obj: Any) -> bytes:
 
 
 def _ext_hook(code: int, data: bytes) -> Any:
+    """Big ints are finished at once; a tuple's items wait for ``_finish`` (no recursion here)."""
+    if code == EXT_TUPLE:
+        return _TuplePayload(data)
     if code == EXT_BIGINT:
+        if len(data) > MAX_BIGINT_BYTES + 1:
+            raise EncodingError(f"an integer of more than {MAX_BIGINT_BYTES} bytes")
         value = int.from_bytes(data[1:], "big")
         return -value if data[:1] == b"\x01" else value
-    if code == EXT_TUPLE:
-        return tuple(decode(data))
     raise EncodingError(f"unknown extension type {code}")
 
 
-def decode(data: bytes) -> Any:
-    """Decode bytes produced by ``encode``. Raises EncodingError on malformed input."""
+class _TuplePayload:
+    """A tuple as msgpack leaves it: the encoding of its items, decoded later by ``_finish``."""
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+
+class _MapWithTupleKeys:
+    """A map whose tuple keys are not decoded yet: keys and values alternating, built by ``_finish``."""
+    __slots__ = ("flat",)
+
+    def __init__(self, pairs: list[tuple]):
+        self.flat = [item for pair in pairs for item in pair]
+
+
+def _map_hook(pairs: list[tuple]) -> Any:
+    for key, _ in pairs:
+        if type(key) is _TuplePayload:
+            return _MapWithTupleKeys(pairs)
+    return map_from_pairs(pairs)
+
+
+def map_from_pairs(pairs: list[tuple]) -> dict:
+    """``dict(pairs)``, refusing more than MAX_KEYS_PER_HASH distinct keys that share one hash.
+
+    Keys other than str and bytes (ints, bools, None, tuples) have hashes anyone can solve for
+    collisions, and building a dict of n colliding keys takes O(n**2) comparisons. str and
+    bytes hashes are randomised per process, so they are not checked.
+    """
+    by_hash: dict[int, list] = {}
+    for key, _ in pairs:
+        if type(key) is str or type(key) is bytes:
+            continue
+        same = by_hash.setdefault(hash(key), [])
+        if key not in same:
+            same.append(key)
+            if len(same) > MAX_KEYS_PER_HASH:
+                raise EncodingError(f"a map with more than {MAX_KEYS_PER_HASH} keys sharing one hash")
+    return dict(pairs)
+
+
+def _map_from_flat(flat: list) -> dict:
+    return map_from_pairs(list(zip(flat[::2], flat[1::2])))
+
+
+def _unpack(data: bytes) -> Any:
+    """One msgpack pass; tuples inside stay ``_TuplePayload``, so nothing nests on the C stack."""
+    return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True, ext_hook=_ext_hook,
+                           object_pairs_hook=_map_hook, max_array_len=MAX_CONTAINER_ITEMS,
+                           max_map_len=MAX_CONTAINER_ITEMS)
+
+
+_UNFINISHED = frozenset({list, dict, _TuplePayload, _MapWithTupleKeys})
+
+
+def _finish(root: Any) -> Any:
+    """Check the nesting depth under ``root`` and build its tuples, iteratively.
+
+    Containers are visited parents first, each with its depth (a tuple is one level, like a
+    list). Tuples and maps with tuple keys are then built children first (reverse visiting
+    order) and put in their parent where their placeholder was.
+    """
+    if type(root) not in _UNFINISHED:
+        return root
+    holder = [root]
+    to_build: list[tuple[Callable[[list], Any], list, Any, Any]] = []  # (builder, contents, parent, slot)
+    stack = [(root, holder, 0, 1)]
+    while stack:
+        node, parent, slot, depth = stack.pop()
+        if depth > MAX_DECODE_DEPTH:
+            raise EncodingError(f"value nested deeper than {MAX_DECODE_DEPTH} levels")
+        kind = type(node)
+        if kind is _TuplePayload:
+            payload, node = node, _unpack(node.data)
+            payload.data = b""  # do not hold every level's bytes at once
+            if type(node) is not list:
+                raise EncodingError("a tuple must hold an array of its items")
+            to_build.append((tuple, node, parent, slot))
+        elif kind is _MapWithTupleKeys:
+            node = node.flat
+            to_build.append((_map_from_flat, node, parent, slot))
+        depth += 1
+        if kind is dict:
+            for key, child in node.items():
+                if type(child) in _UNFINISHED:
+                    stack.append((child, node, key, depth))
+        elif len(node) < 16 or not _UNFINISHED.isdisjoint(map(type, node)):  # a C-speed look at long leaves
+            for i, child in enumerate(node):
+                if type(child) in _UNFINISHED:
+                    stack.append((child, node, i, depth))
+    for build, contents, parent, slot in reversed(to_build):
+        parent[slot] = build(contents)
+    return holder[0]
+
+
+def decode(data: bytes, max_bytes: int = MAX_DECODE_BYTES) -> Any:
+    """Decode bytes produced by ``encode``. Raises EncodingError on malformed or oversized input.
+
+    Refuses inputs over ``max_bytes``, values nested deeper than MAX_DECODE_DEPTH, arrays and
+    maps of more than MAX_CONTAINER_ITEMS items, integers of more than MAX_BIGINT_BYTES bytes
+    and maps of colliding keys (``map_from_pairs``); strings and bytes are bounded by the input.
+    """
     try:
-        return msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook,
-                               use_list=True)
+        size = len(data)
+    except TypeError:
+        raise EncodingError(f"cannot decode a {type(data).__name__}") from None
+    if size > max_bytes:
+        raise EncodingError(f"{size} bytes to decode, the limit is {max_bytes}")
+    try:
+        return _finish(_unpack(data))
     except EncodingError:
         raise
-    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError) as exc:
+    except msgpack.StackError:  # msgpack's own (iterative) limit on arrays within arrays
+        raise EncodingError(f"value nested deeper than {MAX_DECODE_DEPTH} levels") from None
+    except (msgpack.ExtraData, msgpack.FormatError, ValueError, TypeError) as exc:
         raise EncodingError(f"malformed bytes: {exc}") from None
 
 
