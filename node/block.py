@@ -12,6 +12,7 @@ from typing import Callable
 
 from consensus.types import Commit
 from node.encoding import EncodingError, decode, encode, merkle_root, sha256
+from node.keys import is_address
 from node.tx import Transaction, TxFormatError
 
 ZERO_HASH = b"\x00" * 32
@@ -75,10 +76,13 @@ class Block:
     def from_bytes(cls, data: bytes, known: KnownTxs | None = None) -> "Block":
         """Decode a block; ``known(tx_hash)`` may supply transactions already decoded (the mempool's)."""
         try:
-            header, txs, commit = decode(data)
-            return cls(Header(*header), tuple(_transaction(t, known) for t in txs),
-                       Commit.from_list(commit) if commit is not None else None)
-        except (EncodingError, TxFormatError, TypeError, ValueError) as exc:
+            raw = decode(data)
+            if type(raw) is not list or len(raw) != 3 or type(raw[1]) is not list:
+                raise BlockFormatError("a block is an array of header, transactions and commit")
+            header, txs, commit = raw
+            return cls(_header(header), tuple(_transaction(t, known) for t in txs),
+                       commit_from_list(commit) if commit is not None else None)
+        except (EncodingError, TxFormatError, BlockFormatError) as exc:
             raise BlockFormatError(f"malformed block: {exc}") from None
 
     def to_json(self, with_txs: bool = True) -> dict:
@@ -86,6 +90,37 @@ class Block:
                "last_commit": self.last_commit.to_json() if self.last_commit else None}
         doc["txs"] = [tx.to_json() for tx in self.txs] if with_txs else [tx.hash.hex() for tx in self.txs]
         return doc
+
+
+def _is_uint(value: object) -> bool:
+    return type(value) is int and 0 <= value < 1 << 64
+
+
+def _is_hash(value: object) -> bool:
+    return type(value) is bytes and len(value) == 32
+
+
+def _header(raw: object) -> Header:
+    """A header from its decoded list, every field of its type (peers send anything)."""
+    if type(raw) is not list or len(raw) != 9:
+        raise BlockFormatError("a header is an array of 9 fields")
+    chain_id, height, timestamp_ms, *hashes, proposer = raw
+    if type(chain_id) is not str or not _is_uint(height) or not _is_uint(timestamp_ms) \
+            or not all(map(_is_hash, hashes)) or not (is_address(proposer) or proposer == "" and height == 0):
+        raise BlockFormatError("header fields: chain id, height, timestamp, five 32-byte hashes, proposer address "
+                               "(none for the genesis block)")
+    return Header(*raw)
+
+
+def commit_from_list(raw: object) -> Commit:
+    """A commit certificate from its decoded list, every field of its type (peers send anything)."""
+    if type(raw) is not list or len(raw) != 4 or type(raw[3]) is not list:
+        raise BlockFormatError("a commit is an array of height, round, block hash and signatures")
+    height, round_, block_hash, signatures = raw
+    if not _is_uint(height) or not _is_uint(round_) or not _is_hash(block_hash) or not all(
+            type(s) is list and len(s) == 2 and is_address(s[0]) and type(s[1]) is bytes for s in signatures):
+        raise BlockFormatError("commit fields: height, round, 32-byte block hash, [address, signature] pairs")
+    return Commit.from_list(raw)
 
 
 def _transaction(data: bytes, known: KnownTxs) -> Transaction:

@@ -141,7 +141,11 @@ class Transaction:
         if not isinstance(signature, bytes) or len(signature) != 64:
             raise TxFormatError("signature must be 64 bytes")
         tx = cls(chain_id, sender, nonce, gas_limit, payload_from_list(payload), signature)
-        if tx.to_bytes() != data:
+        try:
+            canonical = tx.to_bytes() == data
+        except EncodingError as exc:  # e.g. a float: it decodes, but has no canonical encoding
+            raise TxFormatError(str(exc)) from None
+        if not canonical:
             raise TxFormatError("transaction is not canonically encoded")
         return tx
 
