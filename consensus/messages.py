@@ -3,7 +3,7 @@
 Each message is a frozen dataclass that is always well-formed (the constructor raises
 ``ValueError`` otherwise) and has one canonical encoding: a msgpack array with a fixed field
 order (``to_list``/``to_bytes``). ``from_bytes`` accepts only that canonical encoding and
-raises ``ValueError`` on anything else. Proposals and votes are signed over the sign bytes
+raises ``ValueError`` on anything else, before decoding anything larger than the limits below. Proposals and votes are signed over the sign bytes
 in ``consensus.types``. The engine's actions are re-exported from here.
 """
 from __future__ import annotations
@@ -30,6 +30,9 @@ STEPS = (STEP_NEW_HEIGHT, STEP_PROPOSE, STEP_PREVOTE, STEP_PRECOMMIT)
 HASH_SIZE = 32
 SIGNATURE_SIZE = 64
 ADDRESS_RE = re.compile(r"0x[0-9a-f]{40}")  # fullmatch: "$" would accept a trailing newline
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # a proposal carries its block; p2p frames are at most 16 MiB
+MAX_TEXT_LEN = 64  # the only text fields are addresses (42 characters)
+MAX_FIELDS = 7  # the longest message, a proposal, has 7 fields
 
 
 class Signer(Protocol):
@@ -60,10 +63,14 @@ def _fields(raw: object, count: int, what: str) -> list:
 
 
 def _unpack(data: object) -> object:
+    """The msgpack value of ``data``, within the sizes any message can have (no maps, no ext types)."""
     if type(data) is not bytes:
         raise ValueError("message bytes must be bytes")
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise ValueError(f"a message of {len(data)} bytes; the limit is {MAX_MESSAGE_BYTES}")
     try:
-        return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
+        return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True, max_bin_len=MAX_MESSAGE_BYTES,
+                               max_str_len=MAX_TEXT_LEN, max_array_len=MAX_FIELDS, max_map_len=0, max_ext_len=0)
     except Exception as exc:  # msgpack raises many types on garbage; all mean "malformed"
         raise ValueError(f"malformed msgpack: {exc}") from None
 
