@@ -3,8 +3,9 @@
 Each message is a frozen dataclass that is always well-formed (the constructor raises
 ``ValueError`` otherwise) and has one canonical encoding: a msgpack array with a fixed field
 order (``to_list``/``to_bytes``). ``from_bytes`` accepts only that canonical encoding and
-raises ``ValueError`` on anything else, before decoding anything larger than the limits below. Proposals and votes are signed over the sign bytes
-in ``consensus.types``. The engine's actions are re-exported from here.
+raises ``ValueError`` on anything else; msgpack decodes nothing beyond the sizes a message
+can have (MAX_MESSAGE_BYTES, MAX_TEXT_LEN, MAX_FIELDS). Proposals and votes are signed over
+the sign bytes in ``consensus.types``. The engine's actions are re-exported from here.
 """
 from __future__ import annotations
 
