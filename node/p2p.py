@@ -10,7 +10,9 @@ kept. The handshake proves possession of the node key on both sides:
 
 Keys not on the allowed list are refused. After the handshake each binary frame is a msgpack
 ``[kind, payload]``. Frames over ``max_frame_bytes`` close the link; a peer that sends more
-than its rate allows has the excess dropped. Links that fail are redialled with exponential
+than its rate allows has the excess dropped. Handshake messages and frames are decoded within
+explicit msgpack limits (field counts, key, challenge and signature sizes), and a message of
+the wrong shape ends the handshake or the link. Links that fail are redialled with exponential
 backoff. ``isolate`` cuts links to chosen peers (used by testnets to inject partitions).
 """
 from __future__ import annotations
@@ -33,6 +35,8 @@ log = logging.getLogger("flexledger.p2p")
 
 HANDSHAKE_TIMEOUT = 5.0
 MAX_BACKOFF = 5.0
+MAX_CHAIN_ID_LEN = 256  # characters of the chain id in the acceptor's greeting
+KEY_SIZE, CHALLENGE_SIZE, SIGNATURE_SIZE = 32, 32, 64
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,25 @@ class TokenBucket:
 
 def _proof_message(chain_id: str, challenge: bytes) -> bytes:
     return b"p2p" + chain_id.encode() + challenge
+
+
+def _fields(data: object, sizes: tuple[int | type, ...], max_bin_len: int = SIGNATURE_SIZE) -> list:
+    """The fields of a msgpack array message: ``sizes`` gives each field's byte length, or its type.
+
+    Raises ValueError for anything else; msgpack decodes nothing larger than such a message.
+    """
+    if not isinstance(data, bytes):
+        raise ValueError("expected a binary message")
+    try:
+        fields = msgpack.unpackb(data, raw=False, use_list=True, max_array_len=len(sizes), max_map_len=0,
+                                 max_ext_len=0, max_str_len=MAX_CHAIN_ID_LEN, max_bin_len=max_bin_len)
+    except (ValueError, msgpack.UnpackException) as exc:
+        raise ValueError(f"malformed message: {exc}") from None
+    if type(fields) is not list or len(fields) != len(sizes) or not all(
+            type(value) is size if isinstance(size, type) else type(value) is bytes and len(value) == size
+            for value, size in zip(fields, sizes)):
+        raise ValueError("message fields of the wrong type or size")
+    return fields
 
 
 Handler = Callable[[str, int, bytes], None]
@@ -134,7 +157,7 @@ class PeerNetwork:
             challenge = os.urandom(32)
             await ws.send_bytes(msgpack.packb([self.chain_id, challenge], use_bin_type=True))
             msg = await ws.receive(timeout=HANDSHAKE_TIMEOUT)
-            public_key, their_challenge, signature = msgpack.unpackb(msg.data)
+            public_key, their_challenge, signature = _fields(msg.data, (KEY_SIZE, CHALLENGE_SIZE, SIGNATURE_SIZE))
             address = address_of(public_key)
             if not self.allowed(public_key) or address in self.isolated or not verify_signature(
                     public_key, _proof_message(self.chain_id, challenge), signature):
@@ -143,7 +166,7 @@ class PeerNetwork:
                 return ws
             await ws.send_bytes(msgpack.packb([self.key.public_key, self.key.sign(
                 _proof_message(self.chain_id, their_challenge))], use_bin_type=True))
-        except (asyncio.TimeoutError, ValueError, TypeError, msgpack.UnpackException, AttributeError):
+        except (asyncio.TimeoutError, ValueError):
             await ws.close(message=b"bad handshake")
             return ws
         await self._serve(address, ws, dialed_by=address)
@@ -155,7 +178,7 @@ class PeerNetwork:
                                             heartbeat=10,
                                             timeout=aiohttp.ClientWSTimeout(ws_close=HANDSHAKE_TIMEOUT)) as ws:
             msg = await ws.receive(timeout=HANDSHAKE_TIMEOUT)
-            chain_id, challenge = msgpack.unpackb(msg.data)
+            chain_id, challenge = _fields(msg.data, (str, CHALLENGE_SIZE))
             if chain_id != self.chain_id:
                 raise ConnectionError(f"peer {peer.address} is on chain {chain_id!r}")
             mine = os.urandom(32)
@@ -164,7 +187,7 @@ class PeerNetwork:
             msg = await ws.receive(timeout=HANDSHAKE_TIMEOUT)
             if msg.type != WSMsgType.BINARY:
                 raise ConnectionError(f"peer {peer.address} refused the handshake")
-            public_key, signature = msgpack.unpackb(msg.data)
+            public_key, signature = _fields(msg.data, (KEY_SIZE, SIGNATURE_SIZE))
             if address_of(public_key) != peer.address or not verify_signature(
                     public_key, _proof_message(self.chain_id, mine), signature):
                 raise ConnectionError(f"peer at {peer.url} is not {peer.address}")
@@ -177,8 +200,7 @@ class PeerNetwork:
                 started = time.monotonic()
                 try:
                     await self._dial(peer)
-                except (aiohttp.ClientError, ConnectionError, asyncio.TimeoutError, OSError, ValueError,
-                        TypeError, msgpack.UnpackException) as exc:
+                except (aiohttp.ClientError, ConnectionError, asyncio.TimeoutError, OSError, ValueError) as exc:
                     log.debug("link to %s failed: %s", peer.address, exc)
                 if time.monotonic() - started > 5:
                     backoff = 0.1  # the link was up for a while: reconnect quickly
@@ -207,11 +229,9 @@ class PeerNetwork:
                 if not bucket.allow():
                     continue
                 try:
-                    kind, payload = msgpack.unpackb(msg.data)
-                except (ValueError, TypeError, msgpack.UnpackException):
+                    kind, payload = _fields(msg.data, (int, bytes), max_bin_len=self.max_frame_bytes)
+                except ValueError:
                     log.warning("malformed frame from %s; closing the link", address)
-                    break
-                if not isinstance(kind, int) or not isinstance(payload, bytes):
                     break
                 self.on_frame(address, kind, payload)
         finally:
