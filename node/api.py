@@ -13,7 +13,7 @@ import logging
 from aiohttp import WSMsgType, web
 
 from contracts.errors import VMError
-from node import statekeys
+from node import admission, statekeys
 from node.encoding import decode, sha256
 from node.errors import ApiError
 from node.jsonvalues import to_json_value
@@ -96,6 +96,7 @@ class Api:
             web.get("/status", self.status),
             web.get("/health", self.health),
             web.get("/contracts", self.contracts),
+            web.get("/admission", self.admission),
             web.get("/ws", self.websocket),
             web.get("/openapi.json", self.openapi),
             web.get("/metrics", self.metrics),
@@ -119,7 +120,7 @@ class Api:
         if wait == "none":
             asyncio.get_running_loop().call_soon(self._check_quietly, data)
             return _json({"tx_hash": sha256(data).hex(), "status": "received"}, 202)
-        tx = self.service.check_and_add(data)
+        tx = await self.service.submit(data)
         if wait == "check":
             return _json({"tx_hash": tx.hash.hex(), "status": "pending"})
         try:
@@ -224,6 +225,9 @@ class Api:
 
     async def contracts(self, request: web.Request) -> web.Response:
         return _json(self.chain.genesis_contracts())
+
+    async def admission(self, request: web.Request) -> web.Response:
+        return _json(admission.lists(self.chain.state))
 
     async def metrics(self, request: web.Request) -> web.Response:
         m = self.service.metrics

@@ -4,6 +4,21 @@ Each transaction runs in its own overlay over the block's overlay. A failure (ou
 ``require``, any VM error, a failed governance action) drops the transaction's writes but
 still records its gas and bumps the sender's nonce. A transaction whose nonce is not the
 account's next nonce is *invalid*: a proposer leaves it out, a validator rejects the block.
+
+Admission (node/admission.py) holds here as in the mempool, since a proposer can include
+anything:
+
+- a transaction from an account that is not admitted is *invalid*, like a wrong nonce. It
+  was never admitted to send anything, so it gets no receipt, no nonce and no room in a
+  block: otherwise a faulty proposer could fill blocks, receipts and the tx index of every
+  node with an outsider's transactions at no cost, and outsiders could move their nonces;
+- a deploy from an admitted account that is not on the deployer list *fails* with
+  ``deploy_not_permitted``, charged its intrinsic gas, like any other failing transaction:
+  the sender is admitted and answerable, and its right to deploy may have been withdrawn
+  after the mempool took the transaction, so it learns why from the receipt.
+
+A deploy whose source does not compile also fails, with the compiler's code, charged the
+intrinsic gas (which grows with the source size) before compiling.
 """
 from __future__ import annotations
 
@@ -12,7 +27,7 @@ from dataclasses import dataclass, field
 from contracts.errors import CompileError, VMError
 from contracts.gas import GasMeter
 from contracts.vm import run_call
-from node import governance, statekeys, validators
+from node import admission, governance, statekeys, validators
 from node.encoding import decode, encode
 from node.host import ChainHost, ProgramCache
 from node.keys import contract_address, is_address
@@ -26,7 +41,7 @@ HOST_ERROR = "host_error"
 
 
 class InvalidTransaction(Exception):
-    """The transaction may not be in a block at all (wrong nonce)."""
+    """The transaction may not be in a block at all (wrong nonce, sender not admitted)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,8 @@ class Executor:
         expected = account_nonce(block_overlay, sender)
         if tx.nonce != expected:
             raise InvalidTransaction(f"nonce {tx.nonce}, account expects {expected}")
+        if not admission.is_admitted(block_overlay, sender):
+            raise InvalidTransaction(f"account {sender} is not admitted")
         tx_bytes = tx.to_bytes()
         source_size = len(tx.payload.source.encode()) if isinstance(tx.payload, DeployPayload) else 0
         gas = GasMeter(tx.gas_limit)
@@ -102,13 +119,14 @@ class Executor:
                 result = run_call(host, payload.to, payload.function, payload.args, sender, gas)
                 events = tuple(host.events)
             elif isinstance(payload, DeployPayload):
+                admission.check_deployer(overlay, sender)
                 created = contract_address(sender, tx.nonce)
                 host = self.deploy(overlay, ctx, params, created, payload.source, payload.args, sender, gas)
                 events = tuple(host.events)
             elif isinstance(payload, GovernancePayload):
                 result = governance.approve(overlay, ctx.chain_id, ctx.height, sender, payload.action, payload.params)
             status, code, message = STATUS_OK, "", ""
-        except (VMError, CompileError, governance.GovernanceError) as exc:
+        except (VMError, CompileError, governance.GovernanceError, admission.NotPermitted) as exc:
             if exc.code == HOST_ERROR:
                 raise  # the node itself failed: stop rather than record a result others may not share
             status, code, message = STATUS_FAILED, exc.code, exc.message

@@ -1,4 +1,5 @@
-"""The genesis file: chain id, start time, validators, chain parameters, genesis contracts.
+"""The genesis file: chain id, start time, validators, chain parameters, genesis contracts,
+and the accounts admitted from the start.
 
 Example (JSON)::
 
@@ -8,12 +9,21 @@ Example (JSON)::
      "contracts": [{"name": "token", "source": "<contract source>", "deployer": "0x...",
                     "init_args": ["0x..."]}],
      "calls": [{"contract": "token", "function": "mint", "caller": "0x...",
-                "args": ["0x...", 1000000000]}]}
+                "args": ["0x...", 1000000000]}],
+     "allowed_accounts": ["0x..."],
+     "deployers": ["0x..."]}
 
 Each contract is deployed at ``genesis_contract_address(name)`` and its ``init`` runs with
 ``init_args`` as if sent by ``deployer``; then each call runs in order as if sent by
 ``caller``. The node knows nothing of what the contracts are: the market package builds
 this section (``market/genesis.py``), so the genesis file alone defines the chain.
+
+``allowed_accounts`` (optional, default empty) seeds the allow list of accounts admitted to
+send transactions besides validators, the grid oracle and registered participants;
+``deployers`` (optional, default empty) seeds the list of accounts that may deploy
+contracts (node/admission.py). Both are addresses without repeats; governance changes them
+later. A genesis file without them (written before admission control) loads unchanged and
+gives the same genesis state.
 """
 from __future__ import annotations
 
@@ -54,6 +64,8 @@ class Genesis:
     params: ChainParams
     contracts: tuple[GenesisContract, ...] = ()
     calls: tuple[GenesisCall, ...] = ()
+    allowed_accounts: tuple[str, ...] = ()
+    deployers: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -65,6 +77,8 @@ class Genesis:
                           for c in self.contracts],
             "calls": [{"contract": c.contract, "function": c.function, "caller": c.caller, "args": c.args}
                       for c in self.calls],
+            "allowed_accounts": list(self.allowed_accounts),
+            "deployers": list(self.deployers),
         }
 
     def save(self, path: Path) -> None:
@@ -93,7 +107,9 @@ class Genesis:
                 raise GenesisError("two genesis contracts share a name")
             calls = tuple(_call(c, names) for c in doc.get("calls", []))
             return cls(chain_id, int(doc["genesis_time_ms"]), validators,
-                       ChainParams.from_json(doc.get("params", {})), contracts, calls)
+                       ChainParams.from_json(doc.get("params", {})), contracts, calls,
+                       _addresses(doc.get("allowed_accounts", []), "allowed_accounts"),
+                       _addresses(doc.get("deployers", []), "deployers"))
         except GenesisError:
             raise
         except KeyError as exc:
@@ -106,6 +122,15 @@ def _address(value: object, what: str) -> str:
     if not is_address(value):
         raise GenesisError(f"{what} is not an address: {value!r}")
     return value
+
+
+def _addresses(values: list, what: str) -> tuple[str, ...]:
+    if not isinstance(values, list):
+        raise GenesisError(f"{what} must be a list of addresses")
+    addresses = tuple(_address(value, f"an entry of {what}") for value in values)
+    if len(set(addresses)) != len(addresses):
+        raise GenesisError(f"{what} lists an address twice")
+    return addresses
 
 
 def _validator(doc: dict) -> Validator:

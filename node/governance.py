@@ -10,6 +10,11 @@ Actions:
 - ``add_validator {name, public_key, power, role}``, ``remove_validator {address}``,
   ``set_power {address, power}``: change the validator set, effective two blocks after
   approval (node/validators.py);
+- ``allow_account {address}``, ``disallow_account {address}``: add to or remove from the allow
+  list of accounts admitted to send transactions; ``allow_deployer {address}``,
+  ``disallow_deployer {address}``: the same for the list of accounts that may deploy
+  contracts (node/admission.py). Effective in the block that applies them. Adding a member
+  twice or removing a non-member fails with ``bad_governance_params``;
 - ``report_evidence {evidence}``: not a vote; any validator submits proof that a validator
   signed two conflicting votes (consensus DuplicateVoteEvidence bytes). It is verified and
   recorded. To remove a recorded offender, the quorum is counted without the offender's
@@ -22,6 +27,7 @@ from typing import Callable
 from consensus.messages import DuplicateVoteEvidence
 from consensus.types import ROLES, Validator, ValidatorSet
 from node import statekeys, validators as vsets
+from node.admission import ALLOWED_ACCOUNTS, DEPLOYERS, AccountList
 from node.encoding import decode, encode, sha256
 from node.keys import is_address
 from node.params import ChainParams
@@ -93,9 +99,30 @@ def _set_power(overlay: Overlay, params: dict, height: int) -> dict:
                                                     if v.address == address else v for v in vs])
 
 
+def _list_change(accounts: AccountList, adding: bool) -> Callable[[Overlay, dict, int], dict]:
+    """The action that adds ``{address}`` to (or removes it from) ``accounts``."""
+    def apply(overlay: Overlay, params: dict, height: int) -> dict:
+        address = params.get("address")
+        if not is_address(address):
+            raise _bad(f"address must be 0x and 40 lowercase hex digits, not {address!r}")
+        try:
+            if adding:
+                accounts.add(overlay, address, height)
+            else:
+                accounts.remove(overlay, address)
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        return {"address": address}
+    return apply
+
+
 ACTIONS: dict[str, Callable[[Overlay, dict, int], dict]] = {
     "set_param": _set_param, "add_validator": _add_validator,
     "remove_validator": _remove_validator, "set_power": _set_power,
+    "allow_account": _list_change(ALLOWED_ACCOUNTS, adding=True),
+    "disallow_account": _list_change(ALLOWED_ACCOUNTS, adding=False),
+    "allow_deployer": _list_change(DEPLOYERS, adding=True),
+    "disallow_deployer": _list_change(DEPLOYERS, adding=False),
 }
 
 

@@ -37,7 +37,7 @@ OPENAPI = {
                                   "commit: after the block is committed, with the receipt",
                           {"type": "string", "enum": ["none", "check", "commit"]}),
              _query_param("timeout", "seconds to wait for commit (max 120)", {"type": "number"})],
-            errors=(400, 401, 409, 413, 422, 503, 504))},
+            errors=(400, 401, 403, 409, 413, 422, 429, 503, 504))},
         "/tx/{hash}": {"get": _op("A transaction with its receipt, or its pending status",
                                   [_path_param("hash", "tx hash, hex")], errors=(400, 404))},
         "/block/{id}": {"get": _op("A block with its commit certificate",
@@ -59,6 +59,8 @@ OPENAPI = {
         "/status": {"get": _op("Chain id, head, state root, validators, mempool size")},
         "/health": {"get": _op("Liveness probe")},
         "/contracts": {"get": _op("Addresses of the contracts deployed at genesis")},
+        "/admission": {"get": _op("The governance-controlled allow list of accounts and the deployer list "
+                                  "(first 1,000 of each, in address order, with the height each joined)")},
         "/ws": {"get": _op("WebSocket: send {\"subscribe\": \"blocks\"} or {\"subscribe\": \"events\", "
                            "\"contract\"?: address, \"name\"?: event name}")},
         "/openapi.json": {"get": _op("This document")},

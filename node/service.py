@@ -15,11 +15,12 @@ from node.block import Block
 from node.chain import Chain, ExecutedBlock
 from node.encoding import sha256
 from node.errors import ApiError
-from node.host import ProgramCache
-from node.mempool import Mempool
+from node.deploycheck import DeployCompiler
+from node.mempool import DEFAULT_CAPACITY, Mempool
 from node.metrics import Metrics
 from node.receipt import Receipt
-from node.tx import Transaction
+from node.params import ChainParams
+from node.tx import DeployPayload, Transaction
 
 log = logging.getLogger("flexledger.node")
 
@@ -54,10 +55,10 @@ class BlockDriver(Protocol):
 
 
 class NodeService:
-    def __init__(self, chain: Chain, mempool_capacity: int = 10_000):
+    def __init__(self, chain: Chain, mempool_capacity: int = DEFAULT_CAPACITY):
         self.chain = chain
-        programs: ProgramCache = chain.executor.programs
-        self.mempool = Mempool(chain.chain_id, mempool_capacity, compile_check=programs.get)
+        self.mempool = Mempool(chain.chain_id, chain.state, mempool_capacity)
+        self.deploy_compiler = DeployCompiler()
         self._waiters: dict[bytes, list[asyncio.Future]] = {}
         self.subscribers: set[Subscriber] = set()
         self.started_at = time.time()
@@ -68,17 +69,30 @@ class NodeService:
         self.metrics = Metrics()
 
     # -- transactions ----------------------------------------------------------------------
+    async def submit(self, data: bytes) -> Transaction:
+        """Admit a client's transaction: the mempool's checks and, for a deploy, compiling its
+        source off the event loop (node/deploycheck.py) before it is added."""
+        tx = self._mempool_call(self.mempool.check, data)
+        if isinstance(tx.payload, DeployPayload):
+            await self.deploy_compiler.check_compiles(tx.payload.source)
+        return self.check_and_add(data)  # checked again: the head or the mempool may have moved meanwhile
+
     def check_and_add(self, data: bytes, gossip: bool = True) -> Transaction:
+        """Admit a transaction without compiling a deploy's source: for peers' gossip (their node
+        compiled it) and callers that cannot wait. A deploy that does not compile still fails
+        in its block, charged its gas."""
+        tx = self._mempool_call(self.mempool.admit, data)
+        if gossip and self.on_tx_admitted is not None:
+            self.on_tx_admitted(tx)
+        return tx
+
+    def _mempool_call(self, check: Callable[[bytes, ChainParams], Transaction], data: bytes) -> Transaction:
         try:
-            tx = self.mempool.check(data, self.chain.params(), self.chain.nonce)
+            return check(data, self.chain.params())
         except ApiError as exc:
             if exc.code == "nonce_too_low" and self.chain.store.receipt(sha256(data)) is not None:
                 raise ApiError("already_committed", "this exact transaction is already committed", 409) from None
             raise
-        self.mempool.add(tx)
-        if gossip and self.on_tx_admitted is not None:
-            self.on_tx_admitted(tx)
-        return tx
 
     async def wait_for_commit(self, tx_hash: bytes, timeout: float) -> Receipt:
         receipt = self.chain.store.receipt(tx_hash)
@@ -105,6 +119,7 @@ class NodeService:
         self.last_block_ms = execution_ms
         self.metrics.block_committed(len(executed.block.txs), execution_ms)
         self.mempool.remove_committed(self.chain.nonce)
+        self.mempool.evict_stale()
         for receipt in executed.result.receipts:
             for future in self._waiters.pop(receipt.tx_hash, []):
                 if not future.done():

@@ -9,6 +9,8 @@
     chain:pending_validators   -> [effective height, validator set] of an approved change
     offender:<addr 20B>        -> heights of proven double-signing by that validator
     gov:<proposal id>          -> an open governance proposal
+    allowed:<addr 20B>         -> height at which the account joined the allow list (0: genesis)
+    deployer:<addr 20B>        -> height at which the account was granted deploying (0: genesis)
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ PARAMS = b"chain:params"
 VALIDATORS = b"chain:validators"
 GENESIS_CONTRACTS = b"chain:contracts"
 PENDING_VALIDATORS = b"chain:pending_validators"
+ALLOWED_ACCOUNTS = b"allowed:"
+DEPLOYERS = b"deployer:"
 
 
 def offender(address: str) -> bytes:
@@ -42,3 +46,8 @@ def storage(address: str, key: str) -> bytes:
 
 def governance(proposal_id: str) -> bytes:
     return b"gov:" + proposal_id.encode()
+
+
+def listed(list_prefix: bytes, address: str) -> bytes:
+    """The key of ``address`` in an account list (``ALLOWED_ACCOUNTS`` or ``DEPLOYERS``)."""
+    return list_prefix + address_bytes(address)

@@ -5,6 +5,7 @@ same path as a running node; a second chain can replay those blocks as a validat
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -24,11 +25,24 @@ TOKEN = genesis_contract_address(TOKEN_NAME)
 SUPPLY = 1_000_000_000_000
 
 
+def key_of(name: str) -> KeyPair:
+    """The test key named ``name`` (the same key in every test)."""
+    return KeyPair(hashlib.sha256(name.encode()).digest())
+
+
+ALICE, BOB = key_of("alice"), key_of("bob")
+GUESTS = (ALICE, BOB)  # on the allow list of every test chain; ALICE may also deploy
+
+
 def make_genesis(validator: KeyPair, issuer: KeyPair, params: ChainParams | None = None,
                  market_config: MarketConfig | None = None) -> Genesis:
+    """A single-validator chain with the market contracts; the issuer and the guests are
+    admitted by the allow list, the issuer and ALICE may deploy."""
     contracts, calls = market_genesis(issuer.address, {issuer.address: SUPPLY}, market_config)
     return Genesis(CHAIN_ID, 1_767_225_600_000, ValidatorSet((Validator("dso", validator.public_key, 10, "dso"),)),
-                   params or ChainParams(), contracts, calls)
+                   params or ChainParams(), contracts, calls,
+                   allowed_accounts=(issuer.address, *(g.address for g in GUESTS)),
+                   deployers=(issuer.address, ALICE.address))
 
 
 class LocalChain:

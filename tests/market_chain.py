@@ -6,7 +6,6 @@ is the test's (``MarketChain.now``, unix seconds), so phases that last minutes p
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from market.orders import Order, commitment, new_salt
 from node import devdriver
 from node.keys import KeyPair
 from node.tx import CallPayload, Payload
-from tests.chainkit import TOKEN, LocalChain
+from tests.chainkit import TOKEN, LocalChain, key_of
 
 MARKET = sources.address(sources.MARKET)
 REGISTRY = sources.address(sources.REGISTRY)
@@ -28,7 +27,7 @@ GRID = sources.address(sources.GRID)
 GENESIS_S = 1_767_225_600
 ORACLE_NAME = "grid-oracle"   # the genesis oracle key of every test chain: key_of(ORACLE_NAME)
 PHASES = MarketConfig(commit=100, gate=10, reveal=100, settle=1000,
-                      oracle=KeyPair(hashlib.sha256(ORACLE_NAME.encode()).digest()).address)
+                      oracle=key_of(ORACLE_NAME).address)
 BIG_GAS = 50_000_000
 SMALL_GAS = 100_000
 FUNDS = 1_000_000_000
@@ -45,10 +44,6 @@ class _Clock:
 
     def time(self) -> float:
         return self.seconds + 0.5
-
-
-def key_of(name: str) -> KeyPair:
-    return KeyPair(hashlib.sha256(name.encode()).digest())
 
 
 @dataclass(frozen=True)

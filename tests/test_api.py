@@ -8,7 +8,7 @@ from node.api import Api
 from node.keys import KeyPair
 from node.queries import QueryLimits, QueryRunner
 from node.tx import CallPayload, Transaction
-from tests.chainkit import CHAIN_ID, TOKEN, LocalChain
+from tests.chainkit import ALICE, BOB, CHAIN_ID, TOKEN, LocalChain
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ async def test_every_rejection_is_json_with_its_code_and_state_untouched(api):
 async def test_mempool_full(api):
     client, chain = api
     chain.driver.produce_block = lambda: None  # stop producing so the pool fills
-    keys = [KeyPair.generate() for _ in range(4)]
+    keys = [chain.issuer, ALICE, BOB, chain.validator]  # all admitted
     codes = []
     for key in keys:
         status, body = await post_tx(client, transfer(chain, key, key.address, 1).to_bytes())

@@ -1,4 +1,5 @@
 """The ledger core in one process: genesis, execution, failures, restart, proofs, governance."""
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from node.errors import ApiError
 from node.keys import KeyPair, contract_address
 from node.smt import verify_proof
 from node.tx import CallPayload, DeployPayload, GovernancePayload, Transaction
-from tests.chainkit import SUPPLY, TOKEN
+from tests.chainkit import ALICE, BOB, SUPPLY, TOKEN
 
 COUNTER = (Path(__file__).parent / "contracts" / "counter.py").read_text()
 
@@ -36,7 +37,7 @@ def _storage_snapshot(chain, contract):
 
 
 def test_out_of_gas_reverts_writes_but_charges_gas_and_bumps_nonce(chain):
-    alice = KeyPair.generate()
+    alice = ALICE
     deployed = chain.deploy(alice, COUNTER, 7)
     assert deployed.ok, deployed.error
     counter = deployed.contract_address
@@ -51,14 +52,14 @@ def test_out_of_gas_reverts_writes_but_charges_gas_and_bumps_nonce(chain):
 
 
 def test_failed_require_in_token_leaves_balances(chain):
-    alice, bob = KeyPair.generate(), KeyPair.generate()
+    alice, bob = ALICE, BOB
     receipt = chain.call(alice, TOKEN, "transfer", bob.address, 1)
     assert (receipt.error_code, receipt.error) == ("require_failed", "insufficient balance")
     assert chain.balance(alice.address) == 0 and chain.balance(bob.address) == 0
 
 
 def test_missing_contract_and_function(chain):
-    alice = KeyPair.generate()
+    alice = ALICE
     receipt = chain.call(alice, "0x" + "ee" * 20, "anything")
     assert receipt.error_code == "contract_not_found"
     receipt = chain.call(alice, TOKEN, "no_such_thing")
@@ -70,16 +71,15 @@ def test_missing_contract_and_function(chain):
 @pytest.mark.parametrize("source, code", [("def f():\n    return 1.5\n", "float_not_allowed"),
                                           ("import os\n\ndef f():\n    return 1\n", "import_not_allowed")])
 def test_bad_contract_source_is_refused_at_admission(chain, source, code):
-    alice = KeyPair.generate()
     with pytest.raises(ApiError) as info:
-        chain.submit(chain.tx(alice, DeployPayload(source, [])))
+        asyncio.run(chain.service.submit(chain.tx(ALICE, DeployPayload(source, [])).to_bytes()))
     assert info.value.code == code
     assert "line" in info.value.message
     assert len(chain.service.mempool) == 0
 
 
 def test_deployed_contract_runs_and_has_deterministic_address(chain):
-    alice = KeyPair.generate()
+    alice = ALICE
     receipt = chain.deploy(alice, COUNTER, 10)
     assert receipt.contract_address == contract_address(alice.address, 0)
     assert chain.call(alice, receipt.contract_address, "incr", 5).result == 15
@@ -120,8 +120,7 @@ def test_storage_proof_verifies_against_the_state_root(chain):
 
 
 def test_governance_set_param_by_validator_only(chain):
-    outsider = KeyPair.generate()
-    receipt = chain.run(outsider, GovernancePayload("set_param", {"name": "max_tx_gas", "value": 5_000_000}))
+    receipt = chain.run(BOB, GovernancePayload("set_param", {"name": "max_tx_gas", "value": 5_000_000}))
     assert receipt.error_code == "not_a_validator"
     receipt = chain.run(chain.validator, GovernancePayload("set_param", {"name": "max_tx_gas", "value": 5_000_000}))
     assert receipt.ok and receipt.result["applied"] is True
