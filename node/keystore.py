@@ -13,6 +13,7 @@ import getpass
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 import nacl.pwhash
@@ -42,13 +43,16 @@ def read_password(confirm: bool = False, password_file: Path | None = None) -> s
     env = os.environ.get(PASSWORD_ENV)
     if env is not None:
         return env
+    no_password = KeystoreError(f"no keystore password: use --password-file, set {PASSWORD_FILE_ENV} or "
+                                f"{PASSWORD_ENV}, or run the command in a terminal")
+    if sys.stdin is None or not sys.stdin.isatty():
+        raise no_password
     try:
         password = getpass.getpass("Keystore password: ")
         if confirm and getpass.getpass("Repeat password: ") != password:
             raise KeystoreError("passwords do not match")
     except EOFError:
-        raise KeystoreError(f"no keystore password: use --password-file, set {PASSWORD_FILE_ENV} or {PASSWORD_ENV}, "
-                            f"or run the command in a terminal") from None
+        raise no_password from None
     return password
 
 
