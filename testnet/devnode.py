@@ -30,7 +30,8 @@ class DevNode:
         self.home = Path(home)
         self.port = free_port()
         self.block_interval = block_interval
-        self.env = {**os.environ, "FLEXLEDGER_HOME": str(self.home), "FLEXLEDGER_PASSWORD": password,
+        inherited = {k: v for k, v in os.environ.items() if k != "FLEXLEDGER_PASSWORD_FILE"}  # it would win
+        self.env = {**inherited, "FLEXLEDGER_HOME": str(self.home), "FLEXLEDGER_PASSWORD": password,
                     "FLEXLEDGER_NODE": self.url}
         self.process: subprocess.Popen | None = None
         self.log_path = self.home / "node.log"
