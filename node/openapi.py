@@ -48,11 +48,14 @@ OPENAPI = {
         "/history/{address}": {"get": _op("Transactions sent by or touching an address, newest first",
                                           [_path_param("address", "0x address"),
                                            _query_param("limit", "at most 500", {"type": "integer"})])},
-        "/query": {"post": _op("Read-only contract call against the head state", body={
+        "/query": {"post": _op("Read-only contract call against the head state, on a worker thread; ends with "
+                               "query_timeout after the node's query_timeout, busy (503) when its queue is full", body={
             "type": "object", "required": ["contract", "function"],
             "properties": {"contract": {"type": "string"}, "function": {"type": "string"},
                            "args": {"type": "array"}, "caller": {"type": "string"},
-                           "gas_limit": {"type": "integer"}}}, errors=(400, 404, 422))},
+                           "gas_limit": {"type": "integer", "minimum": 1,
+                                         "description": "default and maximum: the node's query_gas_limit"}}},
+            errors=(400, 404, 422, 503))},
         "/proof": {"get": _op("A value in the state with its sparse-Merkle proof against the head state root", [
             _query_param("contract", "contract address (with key)"), _query_param("key", "storage key"),
             _query_param("account", "account address (nonce proof)"), _query_param("raw_key", "raw state key, hex")])},
