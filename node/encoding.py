@@ -227,7 +227,7 @@ def decode(data: bytes, max_bytes: int = MAX_DECODE_BYTES) -> Any:
     except msgpack.StackError:  # msgpack's own (iterative) limit on arrays within arrays
         raise EncodingError(f"value nested deeper than {MAX_DECODE_DEPTH} levels") from None
     except (msgpack.ExtraData, msgpack.FormatError, ValueError, TypeError) as exc:
-        raise EncodingError(f"malformed bytes: {exc}") from None
+        raise EncodingError(f"malformed bytes: {str(exc) or type(exc).__name__}") from None
 
 
 def sha256(data: bytes) -> bytes:
