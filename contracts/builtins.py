@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from contracts.errors import VMError
-from contracts.gas import SORT_GAS, UNIT_GAS, units
+from contracts.gas import SORT_GAS, UNIT_GAS, WALK_GAS, units
 from contracts.limits import MAX_INT_DIGITS
 from contracts.operators import gt, lt
 from contracts.signature import Native, Signature
@@ -82,8 +82,8 @@ def _sorted(c, value, key, reverse):
     if key:
         c.gas.count_allocation(len(keys))   # paid by the key function calls
     levels = len(keys).bit_length()
-    for k in keys:   # SORT_GAS per weight unit per level; measuring the weight pays one of them
-        c.gas.charge((SORT_GAS * levels - 1) * charge_weight(c.gas, k))
+    for k in keys:   # SORT_GAS per weight unit per level, of which measuring the weight pays WALK_GAS
+        c.gas.charge(max(SORT_GAS * levels - WALK_GAS, 0) * charge_weight(c.gas, k))
     _int_arg("sorted() reverse", reverse)
     try:
         if key:
@@ -154,7 +154,6 @@ def _dict(c, value):
     return result
 
 
-_HEX = re.compile(r"(0x)?([0-9a-fA-F]{2})*")
 _ADDRESS = re.compile(r"0x[0-9a-f]{40}")
 
 
@@ -164,9 +163,14 @@ def _bytes(c, value):
         return value
     if t is str:
         c.gas.allocate(units(len(value)))
-        if not _HEX.fullmatch(value):
+        digits = value[2:] if value.startswith("0x") else value
+        try:   # fromhex skips whitespace: the length check refuses it
+            data = bytes.fromhex(digits) if digits.isascii() else None
+        except ValueError:
+            data = None
+        if data is None or 2 * len(data) != len(digits):
             raise VMError("runtime_error", "bytes(str) needs an even number of hex digits")
-        return bytes.fromhex(value[2:] if value.startswith("0x") else value)
+        return data
     items = _items(c, value) if t in (list, tuple) else None
     if items is None or not all(is_int(b) and 0 <= b < 256 for b in items):
         raise VMError("type_error", "bytes() needs bytes, a hex str or a list of ints in 0..255")

@@ -20,7 +20,11 @@ from contracts.limits import MAX_EVENT_BYTES
 
 NODE_GAS = 2                 # each evaluated statement or expression node
 CALL_GAS = 20                # entering a contract function (internal call, key function)
-UNIT_GAS = 1                 # per unit built, copied, compared, searched or moved
+UNIT_GAS = 1                 # per unit built, compared, searched or moved
+WALK_GAS = 2                 # per unit of a value measured before comparing, sorting or searching it
+COPY_GAS = 3                 # per unit of a value deep-copied (arguments, storage, events, results)
+PART_GAS = 4                 # per part str.split() may make (each part is a new str)
+POWER_GAS = 2                # per squaring step per 64 bits of the result of **
 BYTES_PER_UNIT = 8
 STORAGE_GET_GAS = 200        # storage.get / storage.has
 STORAGE_READ_BYTE_GAS = 1    # per byte of key + value read
@@ -36,7 +40,8 @@ EMIT_GAS = 400
 EMIT_BYTE_GAS = 8            # per byte reported by host.emit
 SORT_GAS = 2                 # per weight unit per comparison level: SORT_GAS * w * ceil(log2(n+1))
 CROSS_CALL_GAS = 700         # call(address, function, ...) flat, plus argument copy
-DICT_INSERT_GAS = 3          # per key stored into a dict (hash table slot, collision guard)
+DICT_INSERT_GAS = 4          # per key stored into a dict (hash table slot, collision guard)
+KEY_ELEMENT_GAS = 2          # per element of a tuple key stored into a dict (hashing it)
 RESULT_BYTE_GAS = 8          # per byte of a call's encoded result kept in the receipt
 MESSAGE_BYTE_GAS = 8         # per byte of a revert/require message kept in the receipt
 
@@ -78,7 +83,9 @@ class GasMeter:
         self.remaining -= UNIT_GAS * units
         if self.remaining < 0:
             self.exhaust()
-        self.count_allocation(units)
+        self.allocated += units
+        if self.allocated > MAX_ALLOCATED_UNITS:
+            raise out_of_memory()
 
     def count_allocation(self, units: int) -> None:
         """Add ``units`` (already paid for in gas) to the transaction's allocation."""
@@ -88,14 +95,18 @@ class GasMeter:
 
     def insert_key(self, key: object) -> None:
         """Pay for storing ``key`` in a dict; refuse keys chosen to collide (``key_collision``)."""
-        self.remaining -= DICT_INSERT_GAS
+        self.remaining -= DICT_INSERT_GAS if type(key) is not tuple else \
+            DICT_INSERT_GAS + KEY_ELEMENT_GAS * len(key)
         if self.remaining < 0:
             self.exhaust()
-        try:
-            self.keys.admit(key)
-        except KeyCollision as exc:
-            raise VMError("key_collision", str(exc)) from None
-        self.count_allocation(1)
+        if type(key) is not str:   # str hashes are secret: no one can make them collide
+            try:
+                self.keys.admit(key)
+            except KeyCollision as exc:
+                raise VMError("key_collision", str(exc)) from None
+        self.allocated += 1
+        if self.allocated > MAX_ALLOCATED_UNITS:
+            raise out_of_memory()
 
     def count_event(self, size: int) -> None:
         """Add an emitted event's encoded size; a transaction may emit MAX_EVENT_BYTES in all."""

@@ -78,7 +78,7 @@ class KeyGuard:
 
     def admit(self, key: object) -> None:
         """Record ``key``; raise KeyCollision if its class already holds too many keys."""
-        cls = collision_class(key)
+        cls = hash(key) if type(key) is int else collision_class(key)
         if cls is None:
             return
         first = self._first.setdefault(cls, key)

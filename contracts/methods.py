@@ -11,7 +11,7 @@ import re
 import string
 
 from contracts.errors import VMError
-from contracts.gas import UNIT_GAS, units
+from contracts.gas import PART_GAS, UNIT_GAS, units
 from contracts.operators import charge_search
 from contracts.values import check_key, is_int, iterable, show, store_key, type_name
 
@@ -155,17 +155,23 @@ _LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 
 
+def _split_parts(c, text: str, parts: int) -> None:
+    """Pay for splitting ``text`` into at most ``parts`` new strs."""
+    _charge(c, (PART_GAS - UNIT_GAS) * parts)
+    _allocate(c, units(len(text)) + parts)
+
+
 def str_split(c, text, sep=None):
     """Charged for the search and, before splitting, for an upper bound of the parts."""
     if sep is None:
-        _allocate(c, units(len(text)) + (len(text) + 1) // 2 + 1)
+        _split_parts(c, text, (len(text) + 1) // 2 + 1)
         text = text.strip(_ASCII_WHITESPACE)
         return _WHITESPACE_RUN.split(text) if text else []
     _same_type(text, sep, "separator")
     if not sep:
         raise VMError("runtime_error", "empty separator")
     _charge(c, units(len(text)))
-    _allocate(c, units(len(text)) + text.count(sep) + 1)
+    _split_parts(c, text, text.count(sep) + 1)
     return text.split(sep)
 
 

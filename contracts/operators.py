@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 
 from contracts.errors import VMError
-from contracts.gas import UNIT_GAS, units
+from contracts.gas import POWER_GAS, UNIT_GAS, units
 from contracts.values import charge_weight, check_int, check_key, is_int, show, store_key, type_name
 
 _SEQUENCES = (str, bytes, list, tuple)
@@ -76,8 +76,10 @@ def power(c, a, b):
     _ints("**", a, b)
     if b < 0:
         raise VMError("runtime_error", "negative exponent (no fractions)")
-    if abs(a) > 1 and b * (abs(a).bit_length() - 1) >= 256:
+    result_bits = b * (abs(a).bit_length() - 1) if abs(a) > 1 else 0
+    if result_bits >= 256:
         raise VMError("int_overflow", "integer out of range (abs must be < 2**256)")
+    c.gas.charge(POWER_GAS * b.bit_length() * (result_bits // 64 + 1))
     return check_int(a ** b)
 
 
@@ -197,7 +199,7 @@ def contains(c, item, container):
 
 def charge_search(c, seq, item) -> None:
     """Searching a list/tuple for ``item`` compares it with every element."""
-    c.gas.charge(UNIT_GAS * len(seq) * charge_weight(c.gas, item))
+    c.gas.charge(UNIT_GAS * len(seq) * charge_weight(c.gas, item))   # one walk, then a compare per element
 
 
 def not_in(c, item, container):

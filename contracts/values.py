@@ -10,7 +10,7 @@ while they walk, so shared structures cannot make them work for free.
 from __future__ import annotations
 
 from contracts.errors import VMError
-from contracts.gas import BYTES_PER_UNIT, UNIT_GAS
+from contracts.gas import BYTES_PER_UNIT, COPY_GAS, WALK_GAS
 from contracts.limits import INT_BOUND, MAX_DICT_KEY_LENGTH, MAX_KEY_TUPLE, MAX_VALUE_DEPTH
 
 NoneType = type(None)
@@ -77,7 +77,7 @@ def store_key(gas, key: object) -> object:
 
 
 def charge_weight(gas, value: object, depth: int = 0) -> int:
-    """Charge UNIT_GAS per unit of ``value`` while walking it; return its weight.
+    """Charge WALK_GAS per unit of ``value`` while walking it; return its weight in units.
 
     The weight bounds the work of comparing, sorting, searching or encoding the
     value: one unit per element, ``len // 8 + 1`` per str/bytes.  Each container
@@ -88,22 +88,22 @@ def charge_weight(gas, value: object, depth: int = 0) -> int:
     t = type(value)
     if t is str or t is bytes:
         total = len(value) // BYTES_PER_UNIT + 1
-        gas.charge(UNIT_GAS * total)
+        gas.charge(WALK_GAS * total)
         return total
     if t is not list and t is not tuple and t is not dict:
-        gas.charge(UNIT_GAS)
+        gas.charge(WALK_GAS)
         return 1
     if depth >= MAX_VALUE_DEPTH:
         raise too_deep()
     items = value if t is not dict else [*value, *value.values()]
     total = len(items) + 1
-    gas.charge(UNIT_GAS * total)
+    gas.charge(WALK_GAS * total)
     for item in items:
         ti = type(item)
         if ti is str or ti is bytes:
             extra = len(item) // BYTES_PER_UNIT
             if extra:
-                gas.charge(UNIT_GAS * extra)
+                gas.charge(WALK_GAS * extra)
                 total += extra
         elif ti is list or ti is tuple or ti is dict:
             total += charge_weight(gas, item, depth + 1) - 1   # its first unit is paid above
@@ -113,25 +113,27 @@ def charge_weight(gas, value: object, depth: int = 0) -> int:
 def copy_value(gas, value: object, depth: int = 0) -> tuple[object, int]:
     """Deep copy of a value plus its size estimate in bytes, paid for as it is built.
 
-    Charges like ``charge_weight`` and counts the copied elements as allocated;
+    Charges COPY_GAS per unit (as ``charge_weight`` counts them) and the copied
+    elements as allocated;
     dict keys go through ``store_key``.  Rejects (type_error) anything that is
     not a contract value, ints out of range (int_overflow) and nesting deeper
     than MAX_VALUE_DEPTH.
     """
     t = type(value)
     if t is str or t is bytes:
-        gas.charge(UNIT_GAS * (len(value) // BYTES_PER_UNIT + 1))
+        gas.charge(COPY_GAS * (len(value) // BYTES_PER_UNIT + 1))
         return value, len(value) + 1
     if t is int:
-        gas.charge(UNIT_GAS)
+        gas.charge(COPY_GAS)
         return check_int(value), value.bit_length() // 8 + 1
     if t is bool or t is NoneType:
-        gas.charge(UNIT_GAS)
+        gas.charge(COPY_GAS)
         return value, 1
     if t not in VALUE_TYPES:
         raise VMError("type_error", f"{type_name(value)} is not a contract value")
     if depth >= MAX_VALUE_DEPTH:
         raise too_deep()
+    gas.charge((COPY_GAS - 1) * (len(value) + 1))
     gas.allocate(len(value) + 1)
     size = 1
     if t is dict:

@@ -18,7 +18,7 @@ class ChainParams:
     max_block_txs: int = 5_000
     tx_base_gas: int = 1_000
     tx_byte_gas: int = 10
-    deploy_byte_gas: int = 50
+    deploy_byte_gas: int = 100
     max_value_bytes: int = 64 * 1024
     max_clock_drift_ms: int = 10_000
 

@@ -115,7 +115,7 @@ def test_storage_gas():
         return meter.used
 
     small, big = used("put", 1), used("put", "x" * 1000)
-    copies = 2 * (schedule.units(1000) - 1) * schedule.UNIT_GAS   # into the call, into storage
+    copies = 2 * (schedule.units(1000) - 1) * schedule.COPY_GAS   # into the call, into storage
     assert big - small == schedule.STORAGE_WRITE_BYTE_GAS * (len(repr("x" * 1000)) - len(repr(1))) + copies
     assert small > schedule.STORAGE_SET_GAS
     assert used("get") > schedule.STORAGE_GET_GAS
