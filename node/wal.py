@@ -45,13 +45,23 @@ class ConsensusWal:
                     break  # torn final record
                 raise WalCorrupt(f"consensus WAL {self.path} is damaged at byte {offset}; "
                                  f"refusing to start (a damaged WAL could make this validator double-sign)")
-            own, height, message = msgpack.unpackb(body)
-            records.append((own, height, message))
+            records.append(self._record(body, offset))
             offset += HEADER.size + length
         if offset != len(data):
             with open(self.path, "r+b") as fh:
                 fh.truncate(offset)
         return records
+
+    def _record(self, body: bytes, offset: int) -> tuple[bool, int, bytes]:
+        """``(own, height, message)`` of a record body, decoded within the sizes a record can have."""
+        try:
+            own, height, message = msgpack.unpackb(body, max_array_len=3, max_map_len=0, max_str_len=0, max_ext_len=0)
+            if type(own) is bool and type(height) is int and type(message) is bytes:
+                return own, height, message
+        except (ValueError, TypeError, msgpack.UnpackException):  # TypeError: not an array
+            pass
+        raise WalCorrupt(f"consensus WAL {self.path} has a record of the wrong shape at byte {offset}; "
+                         f"refusing to start (a damaged WAL could make this validator double-sign)")
 
     def _append(self, own: bool, height: int, message: bytes, sync: bool) -> None:
         body = msgpack.packb([own, height, message], use_bin_type=True)
