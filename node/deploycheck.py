@@ -9,14 +9,16 @@ behind it wait; only accounts on the deployer list can submit deploys at all.)
 
 A source that fails to compile is refused with the compiler's own code (e.g.
 ``float_not_allowed``, HTTP 422). This check is a courtesy to the deployer: block
-execution compiles again and charges the deploy's intrinsic gas either way.
+execution compiles again and charges the deploy's intrinsic gas either way. The node
+compiles through its thread-safe program cache (node/host.py), so a source that compiled
+here is not compiled again when its block runs.
 """
 from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
-from contracts.compiler import compile_contract
 from contracts.errors import CompileError
 from node.errors import ApiError
 
@@ -24,13 +26,14 @@ COMPILE_TIMEOUT_S = 5.0
 
 
 class DeployCompiler:
-    def __init__(self, timeout_s: float = COMPILE_TIMEOUT_S):
+    def __init__(self, compile_source: Callable[[str], object], timeout_s: float = COMPILE_TIMEOUT_S):
+        self.compile_source = compile_source
         self.timeout_s = timeout_s
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deploy-compile")
 
     async def check_compiles(self, source: str) -> None:
         """Return once ``source`` compiled; raise ApiError with the compiler's code or ``compile_timeout``."""
-        job = asyncio.get_running_loop().run_in_executor(self._worker, compile_contract, source)
+        job = asyncio.get_running_loop().run_in_executor(self._worker, self.compile_source, source)
         try:
             await asyncio.wait_for(job, self.timeout_s)
         except asyncio.TimeoutError:

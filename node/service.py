@@ -58,7 +58,7 @@ class NodeService:
     def __init__(self, chain: Chain, mempool_capacity: int = DEFAULT_CAPACITY):
         self.chain = chain
         self.mempool = Mempool(chain.chain_id, chain.state, mempool_capacity)
-        self.deploy_compiler = DeployCompiler()
+        self.deploy_compiler = DeployCompiler(chain.executor.programs.get)
         self._waiters: dict[bytes, list[asyncio.Future]] = {}
         self.subscribers: set[Subscriber] = set()
         self.started_at = time.time()
