@@ -31,7 +31,8 @@ def register(sub) -> None:
     init = node.add_parser("init", help="create a node home: key, genesis, config")
     init.add_argument("--node-home", type=Path, help="node directory (default: <home>/node)")
     init.add_argument("--dev", action="store_true", help="single-authority dev chain; creates the wallet key "
-                                                         f"'{ISSUER_KEY}' as token issuer if missing")
+                                                         f"'{ISSUER_KEY}' as token issuer if missing (admitted, "
+                                                         "and allowed to deploy contracts)")
     init.add_argument("--chain-id", default="flexledger-dev")
     init.add_argument("--port", type=int, default=DEFAULT_API_PORT, help="API port on 127.0.0.1")
     init.add_argument("--block-interval", type=float, default=1.0, help="seconds between blocks")
@@ -95,7 +96,8 @@ def init_node(ctx: Context, args) -> None:
     key = KeyPair.generate()
     contracts, calls = market_genesis(issuer, allocations, config, admitted)
     genesis = Genesis(args.chain_id, int(time.time() * 1000),
-                      ValidatorSet((Validator("dso", key.public_key, 10, "dso"),)), ChainParams(), contracts, calls)
+                      ValidatorSet((Validator("dso", key.public_key, 10, "dso"),)), ChainParams(), contracts, calls,
+                      allowed_accounts=(issuer,), deployers=(issuer,))  # the dev chain's operator
     home.save_key(key, password)
     genesis.save(home.genesis_file)
     home.save_config(NodeConfig(api_port=args.port, block_interval=args.block_interval, dev=True))

@@ -8,8 +8,10 @@
                               tokens, node.log and node.pid
     <dir>/oracle/             the DSO grid oracle's home (gridoracle/config.py), following the DSO's node
 
-The first validator is the DSO, the others aggregators, each with voting power 10. Every
-node lists every other as a peer on 127.0.0.1 ports picked free at generation time.  The grid oracle
+The first validator is the DSO, the others aggregators, each with voting power 10. The
+token issuer (also the registry authority, which admits participants) is on the genesis
+allow list and deployer list (node/admission.py). Every node lists every other as a peer on
+127.0.0.1 ports picked free at generation time.  The grid oracle
 key is the genesis ``MarketConfig.oracle``, admitted with the ``dso`` role and funded; its
 flexibility requests use the short phases of :data:`TESTNET_FLEXIBILITY`.
 """
@@ -131,7 +133,8 @@ def generate(directory: Path, validators: int, chain_id: str = "flexledger-testn
                                 forecast=forecast)
     config, allocations, admitted = oracle_genesis(oracle, market or MarketConfig(), {issuer.address: ISSUER_SUPPLY})
     contracts, calls = market_genesis(issuer.address, allocations, config, admitted)
-    genesis = Genesis(chain_id, int(time.time() * 1000), validator_set, ChainParams(), contracts, calls)
+    genesis = Genesis(chain_id, int(time.time() * 1000), validator_set, ChainParams(), contracts, calls,
+                      allowed_accounts=(issuer.address,), deployers=(issuer.address,))
     for entry, key in zip(entries, keys):
         write_node_home(NodeHome(Path(entry.home)), key, password, genesis, entry, entries, timeouts)
     layout = TestnetLayout(directory, chain_id, entries, str(directory / "oracle"))

@@ -27,17 +27,28 @@ class LoadResult:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-FUNDING_BATCH = 50  # below the mempool's allowed nonce gap
+ADMIT_GAS = 50_000  # a registry admission uses ~13,000
+FUNDING_BATCH = 30  # accounts per batch, two txs each: below the mempool's 64 pending txs per sender
+
+
+def _admit_and_fund(registry: str, token: str, account: KeyPair, amount: int) -> list[tuple[CallPayload, int]]:
+    """The issuer's two calls for one load account: admit it to the registry (so the chain
+    accepts its transactions), then send it ``amount``."""
+    admit = CallPayload(registry, "admit", [account.address, "load " + account.address[2:10], ["prosumer"],
+                                            account.public_key.hex()])
+    return [(admit, ADMIT_GAS), (CallPayload(token, "transfer", [account.address, amount]), TRANSFER_GAS)]
 
 
 def fund(client: NodeClient, issuer: KeyPair, token: str, accounts: list[KeyPair], amount: int) -> None:
-    """Give every account ``amount`` micro-tokens; returns once all are committed."""
+    """Admit every account as a market participant and give it ``amount`` micro-tokens (the
+    issuer is the registry authority of testnets); returns once all are committed."""
     chain_id = client.status()["chain_id"]
+    registry = client.contracts()["registry"]
     for start in range(0, len(accounts), FUNDING_BATCH):
         nonce = client.account(issuer.address)["next_nonce"]
-        txs = [Transaction(chain_id, issuer.public_key, nonce + i, TRANSFER_GAS,
-                           CallPayload(token, "transfer", [a.address, amount])).signed(issuer)
-               for i, a in enumerate(accounts[start:start + FUNDING_BATCH])]
+        calls = [call for a in accounts[start:start + FUNDING_BATCH] for call in _admit_and_fund(registry, token, a, amount)]
+        txs = [Transaction(chain_id, issuer.public_key, nonce + i, gas, payload).signed(issuer)
+               for i, (payload, gas) in enumerate(calls)]
         for tx in txs[:-1]:
             client.submit(tx, wait="check")
         client.submit(txs[-1], wait="commit", timeout=60)
