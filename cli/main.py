@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import (chain_cmd, demo_cmd, device_cmd, dso_cmd, grid_cmd, keys_cmd, market_cmd, meter_cmd, node_cmd, oracle_cmd,
-                 participant_cmd, testnet_cmd, wallet_cmd)
+from cli import (chain_cmd, demo_cmd, device_cmd, dso_cmd, gov_cmd, grid_cmd, keys_cmd, market_cmd, meter_cmd, node_cmd,
+                 oracle_cmd, participant_cmd, testnet_cmd, wallet_cmd)
 from cli.common import CliError, Context
 from node.client import ClientError
 from node.config import ConfigError
@@ -23,8 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--home", help="wallet directory (default: $FLEXLEDGER_HOME or ~/.flexledger)")
     parser.add_argument("--node", help="node API URL (default: $FLEXLEDGER_NODE or http://127.0.0.1:26657)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (keys_cmd, wallet_cmd, chain_cmd, node_cmd, testnet_cmd, participant_cmd, device_cmd, dso_cmd,
-                   market_cmd, meter_cmd, oracle_cmd, grid_cmd, demo_cmd):
+    for module in (keys_cmd, wallet_cmd, chain_cmd, node_cmd, gov_cmd, testnet_cmd, participant_cmd, device_cmd,
+                   dso_cmd, market_cmd, meter_cmd, oracle_cmd, grid_cmd, demo_cmd):
         module.register(sub)
     return parser
 

@@ -20,6 +20,7 @@ from node.queries import QueryLimits, QueryRunner
 from node.tx import CallPayload, DeployPayload, GovernancePayload
 from tests.chainkit import ALICE, BOB, TOKEN, LocalChain, make_genesis
 from tests.market_chain import ORACLE_NAME, MarketChain, key_of, ok
+from testnet.devnode import DevNode
 
 COUNTER = "def init(start):\n    storage.set('n', start)\n\ndef get():\n    return storage.get('n')\n"
 
@@ -290,3 +291,32 @@ def test_a_genesis_file_without_the_lists_still_loads(tmp_path):
     chain = Chain(tmp_path / "old", genesis)
     assert admission.lists(chain.state) == {"allowed_accounts": [], "deployers": [], "max_listed": admission.MAX_LISTED}
     chain.close()
+
+
+# -- the governance CLI on a dev node process -----------------------------------------------
+
+def test_gov_cli_votes_on_both_lists_and_shows_them(tmp_path):
+    node = DevNode(tmp_path, block_interval=0.1)
+    node.init()
+    node.start()
+    try:
+        vote = ("--node-home", str(node.home / "node"))
+        node.cli("keys", "new", "dave")
+        dave = node.cli("keys", "show", "dave").stdout.split("address:")[1].split()[0]
+        refused = node.cli("wallet", "send", "issuer", "1", "--key", "dave", check=False)
+        assert refused.stderr.startswith(f"error [account_not_permitted]: account {dave} is not admitted")
+        assert node.cli("gov", "allow-account", "dave", *vote).stdout.startswith(f"allow_account {dave}: applied in block")
+        node.cli("wallet", "send", "dave", "2", "--key", "issuer")
+        node.cli("wallet", "send", "issuer", "1", "--key", "dave")
+        source = tmp_path / "counter.py"
+        source.write_text(COUNTER)
+        refused = node.cli("contract", "deploy", str(source), "1", "--key", "dave", check=False)
+        assert refused.stderr.startswith("error [deploy_not_permitted]")
+        node.cli("gov", "allow-deployer", dave, *vote)
+        assert node.cli("contract", "deploy", str(source), "1", "--key", "dave").stdout.startswith("deployed at 0x")
+        shown = node.cli("gov", "admission").stdout
+        assert shown.count(dave) == 2 and shown.startswith("allowed accounts:\n")
+        again = node.cli("gov", "allow-deployer", dave, *vote, check=False)
+        assert again.stderr.startswith(f"error [bad_governance_params]: transaction") and "already on the deployer list" in again.stderr
+    finally:
+        node.kill()

@@ -13,6 +13,7 @@ from node.state import CommittedState
 from node.store import ChainStore
 from node.tx import CallPayload, Transaction
 from testnet.devnode import DEV_PASSWORD, DevNode
+from testnet.loadgen import fund
 
 
 @pytest.fixture
@@ -55,6 +56,7 @@ def test_cli_errors_are_one_line_with_nonzero_exit(dev_node, args, message):
 
 def test_cli_failed_transaction_reports_its_error_code(dev_node, tmp_path):
     dev_node.cli("keys", "new", "poor")
+    dev_node.cli("gov", "allow-account", "poor", "--node-home", str(dev_node.home / "node"))
     result = dev_node.cli("wallet", "send", "issuer", "1", "--key", "poor", check=False)
     assert result.returncode == 1
     assert "error [require_failed]" in result.stderr and "insufficient balance" in result.stderr
@@ -89,8 +91,7 @@ def test_kill_9_while_committing_loses_nothing_acknowledged(dev_node):
     issuer = Keystore(dev_node.home / "keys").load("issuer", DEV_PASSWORD)
     token = dev_node.client.contracts()["token"]
     senders = [KeyPair.generate() for _ in range(4)]
-    for key in senders:
-        dev_node.client.call(issuer, token, "transfer", [key.address, 1_000_000])
+    fund(dev_node.client, issuer, token, senders, 1_000_000)  # admitted as participants, and funded
     stop = threading.Event()
     acknowledged, errors = [], []
     threads = [threading.Thread(target=_sender, args=(dev_node, key, token, stop, acknowledged, errors))
