@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 
 from aiohttp import WSMsgType, web
 
 from contracts.errors import VMError
+from contracts.limits import MAX_KEY_BYTES
 from node import admission, statekeys
+from node.apiparams import (MAX_HEIGHT, address_param, block_id, choice_query, hash_param, hex_param, int_query,
+                            seconds_query)
 from node.encoding import decode, sha256
 from node.errors import ApiError
-from node.jsonvalues import to_json_value
+from node.jsonvalues import JsonValueError, parse_json, to_json_value
 from node.blocksync import BATCH, encode_blocks
 from node.keys import is_address
 from node.metrics import render
@@ -28,6 +30,10 @@ log = logging.getLogger("flexledger.api")
 MAX_BODY = 4 * 1024 * 1024
 MAX_COMMIT_WAIT = 120.0
 WAIT_MODES = ("none", "check", "commit")
+BLOCK_TX_VIEWS = ("full", "hashes")
+MAX_RAW_KEY_BYTES = 512  # longer than any state key (a storage key is at most 5 + 20 + MAX_KEY_BYTES)
+MAX_EVENT_NAME_LEN = 128
+SUBSCRIBE_HELP = 'send {"subscribe": "blocks"} or {"subscribe": "events", "contract"?: addr, "name"?: event}'
 
 
 def _json(data, status: int = 200) -> web.Response:
@@ -50,30 +56,32 @@ async def errors_as_json(request: web.Request, handler):
         return _json({"code": "internal_error", "message": "internal error; see the node log"}, 500)
 
 
-def _hash_param(text: str, what: str) -> bytes:
-    try:
-        value = bytes.fromhex(text.removeprefix("0x"))
-    except ValueError:
-        value = b""
-    if len(value) != 32:
-        raise ApiError("bad_request", f"{what} must be 32 bytes of hex")
-    return value
-
-
-def _address_param(text: str) -> str:
-    if not is_address(text):
-        raise ApiError("bad_address", f"not an address: {text!r} (expected 0x and 40 lowercase hex digits)")
-    return text
-
-
 async def _body_json(request: web.Request) -> dict:
     try:
-        doc = json.loads(await request.text())
-    except ValueError:
-        raise ApiError("bad_json", "request body is not valid JSON") from None
+        doc = parse_json(await request.read())
+    except JsonValueError as exc:
+        raise ApiError("bad_json", f"request body is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise ApiError("bad_json", "request body must be a JSON object")
     return doc
+
+
+def _subscriber(text: str) -> Subscriber:
+    """The subscriber asked for by a /ws message; ApiError if the message is not a subscription."""
+    try:
+        doc = parse_json(text)
+    except JsonValueError as exc:
+        raise ApiError("bad_subscription", f"{exc}; {SUBSCRIBE_HELP}") from None
+    if not isinstance(doc, dict) or doc.get("subscribe") not in ("blocks", "events"):
+        raise ApiError("bad_subscription", SUBSCRIBE_HELP)
+    if doc["subscribe"] == "blocks":
+        return Subscriber(True, None, None)
+    contract, name = doc.get("contract"), doc.get("name")
+    if contract is not None and not is_address(contract):
+        raise ApiError("bad_subscription", "contract must be an address (0x and 40 lowercase hex digits)")
+    if name is not None and not (isinstance(name, str) and len(name) <= MAX_EVENT_NAME_LEN):
+        raise ApiError("bad_subscription", f"name must be an event name of at most {MAX_EVENT_NAME_LEN} characters")
+    return Subscriber(False, contract, name)
 
 
 class Api:
@@ -106,9 +114,8 @@ class Api:
         return app
 
     async def submit_tx(self, request: web.Request) -> web.Response:
-        wait = request.query.get("wait", "check")
-        if wait not in WAIT_MODES:
-            raise ApiError("bad_request", f"wait must be one of {', '.join(WAIT_MODES)}")
+        wait = choice_query(request.query, "wait", WAIT_MODES, "check")
+        timeout = seconds_query(request.query, "timeout", 30.0, MAX_COMMIT_WAIT)
         if request.content_type == "application/json":
             doc = await _body_json(request)
             try:
@@ -123,10 +130,6 @@ class Api:
         tx = await self.service.submit(data)
         if wait == "check":
             return _json({"tx_hash": tx.hash.hex(), "status": "pending"})
-        try:
-            timeout = min(float(request.query.get("timeout", 30)), MAX_COMMIT_WAIT)
-        except ValueError:
-            raise ApiError("bad_request", "timeout must be a number of seconds") from None
         receipt = await self.service.wait_for_commit(tx.hash, timeout)
         return _json({"tx_hash": tx.hash.hex(), "status": "committed", "receipt": receipt.to_json()})
 
@@ -137,7 +140,7 @@ class Api:
             log.info("rejected tx submitted without waiting: %s", exc.message)
 
     async def get_tx(self, request: web.Request) -> web.Response:
-        tx_hash = _hash_param(request.match_info["hash"], "tx hash")
+        tx_hash = hash_param(request.match_info["hash"], "tx hash")
         receipt = self.chain.store.receipt(tx_hash)
         if receipt is None:
             pending = self.service.mempool.get(tx_hash)
@@ -148,32 +151,30 @@ class Api:
         return _json({"status": "committed", "tx": tx.to_json(), "receipt": receipt.to_json()})
 
     async def get_block(self, request: web.Request) -> web.Response:
-        ident = request.match_info["id"]
-        if ident == "latest":
+        ident = block_id(request.match_info["id"])
+        txs = choice_query(request.query, "txs", BLOCK_TX_VIEWS, "full")
+        if ident is None:
             block = self.chain.head
-        elif ident.isdigit():
-            block = self.chain.store.block(int(ident))
+        elif isinstance(ident, int):
+            block = self.chain.store.block(ident)
         else:
-            block = self.chain.store.block_by_hash(_hash_param(ident, "block id"))
+            block = self.chain.store.block_by_hash(ident)
         if block is None:
-            raise ApiError("block_not_found", f"no block {ident}", 404)
-        doc = block.to_json(with_txs=request.query.get("txs", "full") == "full")
+            raise ApiError("block_not_found", f"no block {request.match_info['id']}", 404)
+        doc = block.to_json(with_txs=txs == "full")
         commit = self.chain.store.commit(block.height)
         doc["commit"] = commit.to_json() if commit else None
         return _json(doc)
 
     async def get_account(self, request: web.Request) -> web.Response:
-        address = _address_param(request.match_info["address"])
+        address = address_param(request.match_info["address"])
         nonce = self.chain.nonce(address)
         return _json({"address": address, "nonce": nonce, "next_nonce": self.service.next_nonce(address),
                       "height": self.chain.height})
 
     async def get_history(self, request: web.Request) -> web.Response:
-        address = _address_param(request.match_info["address"])
-        try:
-            limit = max(1, min(int(request.query.get("limit", 50)), 500))
-        except ValueError:
-            raise ApiError("bad_request", "limit must be an integer") from None
+        address = address_param(request.match_info["address"])
+        limit = int_query(request.query, "limit", 50, 1, 500)
         items = []
         for tx_hash in self.chain.store.history(address, limit):
             receipt = self.chain.store.receipt(tx_hash)
@@ -193,16 +194,13 @@ class Api:
     async def get_proof(self, request: web.Request) -> web.Response:
         q = request.query
         if "contract" in q:
-            if "key" not in q:
-                raise ApiError("bad_request", "a storage proof needs contract and key")
-            state_key = statekeys.storage(_address_param(q["contract"]), q["key"])
+            if "key" not in q or len(q["key"].encode()) > MAX_KEY_BYTES:
+                raise ApiError("bad_request", f"a storage proof needs contract and key (at most {MAX_KEY_BYTES} bytes)")
+            state_key = statekeys.storage(address_param(q["contract"]), q["key"])
         elif "account" in q:
-            state_key = statekeys.account(_address_param(q["account"]))
+            state_key = statekeys.account(address_param(q["account"]))
         elif "raw_key" in q:
-            try:
-                state_key = bytes.fromhex(q["raw_key"])
-            except ValueError:
-                raise ApiError("bad_request", "raw_key must be hex") from None
+            state_key = hex_param(q["raw_key"], "raw_key", MAX_RAW_KEY_BYTES)
         else:
             raise ApiError("bad_request", "give contract and key, or account, or raw_key")
         value, proof, header = self.chain.prove(state_key)
@@ -248,11 +246,8 @@ class Api:
         return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
     async def sync_blocks(self, request: web.Request) -> web.Response:
-        try:
-            start = int(request.query["from"])
-            count = max(1, min(int(request.query.get("count", BATCH)), BATCH))
-        except (KeyError, ValueError):
-            raise ApiError("bad_request", "from must be a height and count a number") from None
+        start = int_query(request.query, "from", None, 0, MAX_HEIGHT)
+        count = int_query(request.query, "count", BATCH, 1, BATCH)
         return web.Response(body=encode_blocks(self.chain, start, count), content_type="application/msgpack")
 
     async def isolate(self, request: web.Request) -> web.Response:
@@ -281,22 +276,18 @@ class Api:
                 if msg.type != WSMsgType.TEXT:
                     break
                 try:
-                    doc = json.loads(msg.data)
-                    topic = doc["subscribe"]
-                    if topic not in ("blocks", "events"):
-                        raise ValueError
-                except (ValueError, KeyError, TypeError):
-                    await ws.send_json({"type": "error", "code": "bad_subscription",
-                                        "message": 'send {"subscribe": "blocks"} or {"subscribe": "events", "contract"?: addr, "name"?: event}'})
+                    wanted = _subscriber(msg.data)
+                except ApiError as exc:
+                    await ws.send_json({"type": "error", **exc.to_json()})
                     continue
                 if subscriber is not None:
                     self.service.subscribers.discard(subscriber)
                     sender.cancel()
-                subscriber = Subscriber(topic == "blocks", doc.get("contract") if topic == "events" else None,
-                                        doc.get("name") if topic == "events" else None)
+                subscriber = wanted
                 self.service.subscribers.add(subscriber)
                 sender = asyncio.create_task(self._pump(ws, subscriber))
-                await ws.send_json({"type": "subscribed", "topic": topic, "height": self.chain.height})
+                await ws.send_json({"type": "subscribed", "topic": "blocks" if subscriber.blocks else "events",
+                                    "height": self.chain.height})
         finally:
             if subscriber is not None:
                 self.service.subscribers.discard(subscriber)
