@@ -41,7 +41,7 @@ class NodeConfig:
     query_gas_limit: int = 5_000_000  # default and maximum gas of one POST /query
     query_timeout: float = 2.0        # seconds before a query is stopped with query_timeout
     query_workers: int = 2            # queries running at once, each on its own thread
-    query_queue: int = 4              # queries waiting for a worker; more get busy (503)
+    query_queue: int = 32             # queries waiting for a worker; more get busy (503)
     dev: bool = False
     p2p_host: str = "127.0.0.1"
     p2p_port: int = 26656

@@ -31,7 +31,7 @@ class QueryLimits:
     gas_limit: int = 5_000_000  # default and maximum gas of one query
     timeout: float = 2.0        # seconds from acceptance to a query_timeout
     workers: int = 2            # queries running at once
-    queue: int = 4              # queries waiting for a worker; more are refused with busy
+    queue: int = 32             # queries waiting for a worker; more are refused with busy
 
 
 @dataclass(frozen=True)
