@@ -128,10 +128,11 @@ class QueryRunner:
 
     async def run(self, request: QueryRequest) -> QueryResult:
         """The query's result; ``VMError`` if the call failed, ``ApiError`` busy if too many are waiting."""
+        view = self.chain.read_view()
         if not self._slots.acquire(blocking=False):
+            view.close()
             raise ApiError("busy", f"{self.limits.workers} queries are running and {self.limits.queue} waiting; "
                                    f"try again shortly", 503)
-        view = self.chain.read_view()
         gas = StoppableGas(request.gas_limit, self.limits.timeout)
         self._meters.add(gas)
         try:
