@@ -30,8 +30,8 @@ def key_of(name: str) -> KeyPair:
     return KeyPair(hashlib.sha256(name.encode()).digest())
 
 
-ALICE, BOB = key_of("alice"), key_of("bob")
-GUESTS = (ALICE, BOB)  # on the allow list of every test chain; ALICE may also deploy
+ALICE, BOB, CAROL, DAVE = (key_of(name) for name in ("alice", "bob", "carol", "dave"))
+GUESTS = (ALICE, BOB, CAROL, DAVE)  # on the allow list of every test chain; ALICE may also deploy
 
 
 def make_genesis(validator: KeyPair, issuer: KeyPair, params: ChainParams | None = None,

@@ -18,7 +18,7 @@ from node.genesis import Genesis, GenesisError
 from node.keys import KeyPair
 from node.queries import QueryLimits, QueryRunner
 from node.tx import CallPayload, DeployPayload, GovernancePayload
-from tests.chainkit import ALICE, BOB, TOKEN, LocalChain, make_genesis
+from tests.chainkit import ALICE, BOB, GUESTS, TOKEN, LocalChain, make_genesis
 from tests.market_chain import ORACLE_NAME, MarketChain, key_of, ok
 from testnet.devnode import DevNode
 
@@ -92,7 +92,7 @@ def test_governance_allows_and_disallows_an_account(chain):
     assert govern(chain, "disallow_account", carol.address).ok
     assert refusal(chain, carol).code == "account_not_permitted"
     entries = admission.ALLOWED_ACCOUNTS.members(chain.chain.state)
-    assert [e["address"] for e in entries] == sorted([chain.issuer.address, ALICE.address, BOB.address])
+    assert [e["address"] for e in entries] == sorted([chain.issuer.address, *(g.address for g in GUESTS)])
     assert {e["since_height"] for e in entries} == {0}
 
 
@@ -267,7 +267,7 @@ def test_the_api_refuses_outsiders_and_bad_deploys_and_lists_admission(chain):
     assert bad_deploy == (422, "float_not_allowed")
     assert good_deploy == (200, None) and len(chain.service.mempool) == 1
     assert [e["address"] for e in lists["deployers"]] == sorted([chain.issuer.address, ALICE.address])
-    assert len(lists["allowed_accounts"]) == 3 and lists["max_listed"] == admission.MAX_LISTED
+    assert len(lists["allowed_accounts"]) == 1 + len(GUESTS) and lists["max_listed"] == admission.MAX_LISTED
 
 
 # -- genesis --------------------------------------------------------------------------------

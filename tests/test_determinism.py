@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from node.keys import KeyPair
 from node.tx import CallPayload, DeployPayload
-from tests.chainkit import TOKEN, LocalChain
+from tests.chainkit import ALICE, BOB, CAROL, TOKEN, LocalChain
 
 COUNTER = (Path(__file__).parent / "contracts" / "counter.py").read_text()
-KEYS = [KeyPair(bytes([i + 1]) * 32) for i in range(3)]
+KEYS = [ALICE, BOB, CAROL]  # admitted by the test genesis; ALICE deploys
 VALIDATOR, ISSUER = KeyPair(b"\x21" * 32), KeyPair(b"\x22" * 32)
 
 names = st.sampled_from(["a", "b", "c", "d"])

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, event, example, given, settings, strategies 
 
 from node.keys import KeyPair
 from node.tx import CallPayload
-from tests.chainkit import SUPPLY, TOKEN, LocalChain
+from tests.chainkit import GUESTS, SUPPLY, TOKEN, LocalChain
 
-HOLDERS = [KeyPair(bytes([i + 1]) * 32) for i in range(4)]
+HOLDERS = list(GUESTS)  # admitted by the test genesis
 VALIDATOR, ISSUER = KeyPair(b"\x31" * 32), KeyPair(b"\x32" * 32)
 ACCOUNTS = [ISSUER, *HOLDERS]
 
