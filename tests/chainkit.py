@@ -35,13 +35,13 @@ GUESTS = (ALICE, BOB, CAROL, DAVE)  # on the allow list of every test chain; ALI
 
 
 def make_genesis(validator: KeyPair, issuer: KeyPair, params: ChainParams | None = None,
-                 market_config: MarketConfig | None = None) -> Genesis:
-    """A single-validator chain with the market contracts; the issuer and the guests are
-    admitted by the allow list, the issuer and ALICE may deploy."""
+                 market_config: MarketConfig | None = None, allowed: tuple[KeyPair, ...] = ()) -> Genesis:
+    """A single-validator chain with the market contracts; the issuer, the guests and
+    ``allowed`` are admitted by the allow list, the issuer and ALICE may deploy."""
     contracts, calls = market_genesis(issuer.address, {issuer.address: SUPPLY}, market_config)
     return Genesis(CHAIN_ID, 1_767_225_600_000, ValidatorSet((Validator("dso", validator.public_key, 10, "dso"),)),
                    params or ChainParams(), contracts, calls,
-                   allowed_accounts=(issuer.address, *(g.address for g in GUESTS)),
+                   allowed_accounts=tuple(k.address for k in (issuer, *GUESTS, *allowed)),
                    deployers=(issuer.address, ALICE.address))
 
 
@@ -50,11 +50,11 @@ class LocalChain:
 
     def __init__(self, directory: Path, validator: KeyPair | None = None, issuer: KeyPair | None = None,
                  params: ChainParams | None = None, mempool_capacity: int = 10_000,
-                 market_config: MarketConfig | None = None):
+                 market_config: MarketConfig | None = None, allowed: tuple[KeyPair, ...] = ()):
         self.directory = Path(directory)
         self.validator = validator or KeyPair.generate()
         self.issuer = issuer or KeyPair.generate()
-        self.genesis = make_genesis(self.validator, self.issuer, params, market_config)
+        self.genesis = make_genesis(self.validator, self.issuer, params, market_config, allowed)
         self.mempool_capacity = mempool_capacity
         self.open()
 

@@ -10,7 +10,7 @@ from market.attestation import (Curtailment, Report, ReportError, apply_curtailm
 from market.genesis import MarketConfig
 from market.orders import Order
 from node.encoding import decode, sha256
-from tests.chainkit import TOKEN
+from tests.chainkit import DAVE, TOKEN
 from tests.market_chain import GRID, MARKET, World, assert_replays_identically, key_of, ok, rejected
 
 HASH = "5e" * 32
@@ -60,7 +60,7 @@ def test_only_the_oracle_key_attests_once_and_settlement_waits_for_it(world):
     assert c.session(sid)["phase"] == "grid_validation_pending"
     rejected(c.call(world.bob, MARKET, "settle", sid), "not ready to settle (the session is in grid_validation_pending)")
     report = build_report(c.session(sid), HASH)
-    for forger in (world.dso, world.agg, world.bob, key_of("not-the-oracle")):
+    for forger in (world.dso, world.agg, world.bob, DAVE):
         rejected(c.call(forger, MARKET, "attest", sid, report.to_value()), "only the grid oracle key may attest")
     receipt = c.call(oracle(), MARKET, "attest", sid, report.to_value())
     assert ok(receipt) == 0
@@ -200,7 +200,8 @@ def test_red_override_voids_and_curtails_with_escrow_refunded_and_no_penalty(wor
 
 
 def test_without_a_genesis_oracle_nobody_attests(tmp_path):
-    built = World.build(tmp_path / "node", config=MarketConfig(commit=100, gate=10, reveal=100, settle=1000))
+    built = World.build(tmp_path / "node", config=MarketConfig(commit=100, gate=10, reveal=100, settle=1000),
+                        allowed=(oracle(),))  # admitted to the chain, but not the market's oracle
     try:
         c = built.chain
         assert c.query(GRID, "oracle") is None

@@ -7,6 +7,7 @@ import pytest
 from contracts import VMError
 from market.attestation import build_report
 from market.orders import Order
+from tests.chainkit import DAVE
 from tests.market_chain import GRID, MARKET, World, key_of, ok, rejected
 
 STATES = ("GREEN", "YELLOW", "RED", "BLACK")
@@ -42,7 +43,7 @@ def test_only_the_dso_and_the_oracle_key_change_regimes_and_the_history_is_kept(
     message = "only the DSO or the grid oracle key may change a regime"
     rejected(set_regime(world, "RED", key=world.agg), message)      # an aggregator
     rejected(set_regime(world, "RED", key=world.alice), message)    # a prosumer
-    rejected(set_regime(world, "RED", key=key_of("stranger")), message)
+    rejected(set_regime(world, "RED", key=DAVE), message)          # admitted to the chain, not a participant
     for args, why in (((("PURPLE", []), "state must be GREEN, YELLOW, RED or BLACK")),
                       (("YELLOW", []), "a YELLOW regime needs the affected MTUs"),
                       (("RED", [5]), "only a YELLOW regime has affected MTUs"),

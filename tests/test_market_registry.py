@@ -3,7 +3,7 @@ portfolios, and the council vote that replaces the authority."""
 import pytest
 
 from market.genesis import MarketConfig
-from node.keys import KeyPair
+from tests.chainkit import DAVE
 from tests.market_chain import REGISTRY, MarketChain, key_of, ok, rejected
 
 
@@ -47,7 +47,7 @@ def test_authority_admits_participants_with_roles(chain):
 def test_devices_are_registered_by_their_owner_with_an_aggregator(chain):
     owner = chain.participant("owner", "prosumer", funds=0)
     agg = chain.participant("agg", "aggregator", funds=0)
-    stranger = KeyPair.generate()
+    stranger = DAVE  # admitted to the chain by the allow list, not a market participant
     rejected(chain.call(stranger, REGISTRY, "register_device", spec()), "not a registered participant")
     rejected(chain.call(owner, REGISTRY, "register_device", spec(aggregator=owner.address)),
              "aggregator is not a registered aggregator")
@@ -77,9 +77,9 @@ def test_devices_are_registered_by_their_owner_with_an_aggregator(chain):
 def test_council_vote_replaces_the_authority(tmp_path):
     members = sorted([key_of("m1"), key_of("m2"), key_of("m3")], key=lambda k: k.address)
     config = MarketConfig(council=tuple(m.address for m in members), threshold=2)
-    chain = MarketChain(tmp_path / "node", config=config)
+    new = key_of("new-authority")
+    chain = MarketChain(tmp_path / "node", config=config, allowed=(*members, new))
     try:
-        new = key_of("new-authority")
         rejected(chain.call(new, REGISTRY, "vote_authority", new.address), "only council members may vote")
         assert ok(chain.call(members[0], REGISTRY, "vote_authority", new.address)) is False
         rejected(chain.call(members[0], REGISTRY, "vote_authority", new.address), "already voted for this candidate")

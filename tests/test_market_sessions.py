@@ -7,8 +7,7 @@ from market import meterdata
 from market.attestation import build_report
 from market.genesis import MarketConfig
 from market.orders import Order, commitment, new_salt
-from node.keys import KeyPair
-from tests.chainkit import TOKEN
+from tests.chainkit import DAVE, TOKEN
 from tests.market_chain import MARKET, METER, REGISTRY, World, assert_replays_identically, key_of, ok, rejected
 
 
@@ -44,7 +43,7 @@ def test_energy_session_rejects_each_bad_step_with_its_own_error(world):
     c = world.chain
     sid = energy_session(world)
     buy = Order("buy", "alice-load", 200_000, 5_000, 1_000, (0, 1))
-    rejected(c.seal(KeyPair.generate(), sid, buy, deposit=1_000)[0], "not a registered participant")
+    rejected(c.seal(DAVE, sid, buy, deposit=1_000)[0], "not a registered participant")  # admitted, no role
     rejected(c.seal(world.dso, sid, buy, deposit=1_000)[0], "only prosumers and aggregators may trade")
     rejected(c.call(world.alice, MARKET, "commit", sid, "ab" * 31, 1_000), "commitment must be 64 hex digits (sha256)")
     rejected(c.seal(world.alice, sid, buy, deposit=999)[0], "deposit too small: the session requires at least 1000")
