@@ -18,15 +18,20 @@ class ContractError(Exception):
 
 
 class CompileError(ContractError):
-    """The contract source was rejected by the parser, the checker or the compiler."""
+    """The contract source was rejected by the parser, the checker or the compiler.
 
-    def __init__(self, code: str, message: str, lineno: int) -> None:
+    ``message`` is the same on every Python version (receipts carry it); ``detail`` is
+    Python's own parser message, which is not, so it is only shown to people (``str()``).
+    """
+
+    def __init__(self, code: str, message: str, lineno: int, detail: str = "") -> None:
         super().__init__(code, message)
         self.lineno = lineno
+        self.detail = detail
         self.args = (code, message, lineno)
 
     def __str__(self) -> str:
-        return f"line {self.lineno}: {self.message}"
+        return f"line {self.lineno}: {self.message}" + (f" ({self.detail})" if self.detail else "")
 
 
 class VMError(ContractError):

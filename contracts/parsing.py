@@ -56,7 +56,7 @@ def _parse(source: str) -> ast.Module:
 
 
 def _syntax_error(exc: SyntaxError) -> CompileError:
-    return CompileError("syntax_error", f"invalid syntax: {exc.msg}", exc.lineno or 1)
+    return CompileError("syntax_error", "invalid syntax", exc.lineno or 1, detail=str(exc.msg))
 
 
 def _checked_tokens(source: str) -> None:
@@ -71,7 +71,7 @@ def _checked_tokens(source: str) -> None:
         except (RecursionError, MemoryError):
             pass
         lineno = exc.args[1][0] if isinstance(exc, tokenize.TokenError) else (exc.lineno or 1)
-        raise CompileError("syntax_error", f"invalid syntax: {exc.args[0]}", lineno) from None
+        raise CompileError("syntax_error", "invalid syntax", lineno, detail=str(exc.args[0])) from None
 
 
 def check_nesting(tree: ast.AST) -> None:

@@ -226,3 +226,13 @@ def test_init_is_not_public_but_known():
 def test_while_true_with_return_is_accepted():
     compile_contract("def main(x):\n    while True:\n        if x:\n            return 1\n"
                      "        x += 1\n")
+
+
+def test_syntax_errors_keep_pythons_text_out_of_the_message():
+    """Receipts carry ``message``: CPython's parser texts change between versions, so they
+    go only in ``detail``, shown to people by ``str()``."""
+    with pytest.raises(CompileError) as info:
+        compile_contract("def f(:\n    pass\n")
+    error = info.value
+    assert (error.code, error.message) == ("syntax_error", "invalid syntax")
+    assert error.detail and str(error) == f"line 1: invalid syntax ({error.detail})"
