@@ -331,7 +331,7 @@ def check_agreement(demo: Demo) -> int:
     """Every node's head at the same height has the same hash; returns that height."""
     heights = [c.status()["height"] for c in demo.clients]
     height = min(heights)
-    hashes = {c.get(f"/block/{height}", txs="none")["hash"] for c in demo.clients}
+    hashes = {c.get(f"/block/{height}", txs="hashes")["hash"] for c in demo.clients}
     if len(hashes) != 1:
         raise DemoError(f"the nodes disagree at height {height}: {hashes}")
     return height
