@@ -20,7 +20,7 @@ from node.encoding import MAX_DECODE_DEPTH, EncodingError, map_from_pairs
 
 MAX_JSON_DEPTH = 3 * MAX_DECODE_DEPTH + 8  # a map level is 3 JSON levels ({"$map": [[k, v]]}), plus the envelope
 
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)  # unterminated: to the end (linear)
 _BRACKETS = re.compile(r"[\[\]{}]")
 _BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 

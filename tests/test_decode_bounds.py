@@ -189,6 +189,11 @@ def test_json_is_parsed_with_a_depth_bound():
         parse_json("[" * 100_000)
     assert parse_json("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH)
     assert parse_json('{"text": "' + "[" * 10_000 + '"}')  # brackets inside strings do not count
+    started = time.perf_counter()
+    for text in ('"' + '\\"' * 1_000_000, '"' + '\\\n"' * 1_000_000):  # escaped quotes in an unterminated string
+        with pytest.raises(JsonValueError, match="not valid JSON"):
+            parse_json(text)
+    assert time.perf_counter() - started < 2.0  # linear: a quadratic scan took 37 s for 80 kB
     with pytest.raises(JsonValueError, match="nested deeper"):
         from_json_value(nest(1, MAX_DECODE_DEPTH + 1))
     assert from_json_value(nest(1, MAX_DECODE_DEPTH)) == nest(1, MAX_DECODE_DEPTH)
