@@ -171,8 +171,9 @@ def _finish(root: Any) -> Any:
     """Check the nesting depth under ``root`` and build its tuples, iteratively.
 
     Containers are visited parents first, each with its depth (a tuple is one level, like a
-    list). Tuples and maps with tuple keys are then built children first (reverse visiting
-    order) and put in their parent where their placeholder was.
+    list). A tuple with nothing left to finish inside is built at once; other tuples and maps
+    with tuple keys are built afterwards, children first (reverse visiting order), each put in
+    its parent where its placeholder was.
     """
     if type(root) not in _UNFINISHED:
         return root
@@ -189,6 +190,9 @@ def _finish(root: Any) -> Any:
             payload.data = b""  # do not hold every level's bytes at once
             if type(node) is not list:
                 raise EncodingError("a tuple must hold an array of its items")
+            if _UNFINISHED.isdisjoint(map(type, node)):  # nothing to finish inside: build it now
+                parent[slot] = tuple(node)
+                continue
             to_build.append((tuple, node, parent, slot))
         elif kind is _MapWithTupleKeys:
             node = node.flat
