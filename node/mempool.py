@@ -145,11 +145,11 @@ class Mempool:
         if len(self) >= self.capacity and not (ready and self._gapped):
             raise ApiError("mempool_full", f"mempool is full ({self.capacity} transactions); retry later", 503)
 
-    def _add(self, tx: Transaction, account_nonce: int) -> None:
+    def _add(self, tx: Transaction, floor: int) -> None:
         if len(self) >= self.capacity:
             self._remove(next(iter(self._gapped)))  # _check_room allowed it: a ready tx takes a gapped one's place
-        queue = self._senders.setdefault(tx.sender_address, _SenderQueue(account_nonce))
-        queue.account_nonce = account_nonce
+        queue = self._senders.setdefault(tx.sender_address, _SenderQueue(floor))
+        queue.account_nonce = floor
         pending = _Pending(tx, self.clock())
         queue.by_nonce[tx.nonce] = pending
         self._by_hash[tx.hash] = pending
@@ -249,14 +249,15 @@ def check_gas_limit(tx: Transaction, size: int, params: ChainParams) -> None:
         raise ApiError("gas_limit_too_low", f"gas limit {tx.gas_limit} is below the intrinsic cost {intrinsic}")
 
 
-def check_nonce(tx: Transaction, account_nonce: int, pending: dict[int, object]) -> None:
-    if tx.nonce < account_nonce:
-        raise ApiError("nonce_too_low", f"nonce {tx.nonce} was already used; the account's next nonce is {account_nonce}", 409)
+def check_nonce(tx: Transaction, floor: int, pending: dict[int, object]) -> None:
+    """``floor``: the account's next nonce in the head state; ``pending``: its pending nonces."""
+    if tx.nonce < floor:
+        raise ApiError("nonce_too_low", f"nonce {tx.nonce} was already used; the account's next nonce is {floor}", 409)
     if tx.nonce in pending:
         raise ApiError("nonce_taken", f"another transaction with nonce {tx.nonce} is pending", 409)
-    if tx.nonce > account_nonce + MAX_NONCE_GAP:
+    if tx.nonce > floor + MAX_NONCE_GAP:
         raise ApiError("nonce_too_high", f"nonce {tx.nonce} is more than {MAX_NONCE_GAP} ahead of "
-                                         f"the account's next nonce {account_nonce}")
+                                         f"the account's next nonce {floor}")
 
 
 def _refuse_if_not_permitted(rule: Callable[[StateReader, str], None], head: StateReader, address: str) -> None:
