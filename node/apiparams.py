@@ -14,7 +14,7 @@ from typing import Mapping
 from node.errors import ApiError
 from node.keys import is_address
 
-MAX_HEIGHT = (1 << 63) - 1  # heights are stored as signed 64-bit big-endian keys at most
+MAX_HEIGHT = (1 << 63) - 1  # far above any chain's height; the store keys heights by 8 bytes
 MAX_INT_DIGITS = 19  # enough for MAX_HEIGHT; int() never sees more
 MAX_NUMBER_CHARS = 32  # a number of seconds
 
@@ -79,7 +79,8 @@ def hex_param(text: str, what: str, max_bytes: int) -> bytes:
 def address_param(text: object) -> str:
     """An account or contract address: 0x and 40 lowercase hex digits."""
     if not is_address(text):
-        shown = repr(text) if len(repr(text)) <= 64 else repr(text)[:61] + "..."
+        shown = repr(text)
+        shown = shown if len(shown) <= 64 else shown[:61] + "..."
         raise ApiError("bad_address", f"not an address: {shown} (expected 0x and 40 lowercase hex digits)")
     return text
 
