@@ -12,7 +12,9 @@ Nothing on this chain is paid for, so what keeps spam out is identity. An accoun
 - a **validator**: in the latest validator set (node/validators.py: the current set with
   any approved change already applied, so a validator added by governance may act at once).
 
-A chain without those genesis contracts admits its validators and allow list only.
+A genesis contract's address follows from its name (``genesis_contract_address``) and no
+deployed contract can take it, so these reads need no lookup; a chain without those genesis
+contracts admits its validators and allow list only.
 
 **Deploying** a contract is a separate right: the **deployer list**, state
 ``deployer:<address>``; the genesis ``deployers`` and the governance actions
