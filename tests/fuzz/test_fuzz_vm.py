@@ -1,0 +1,344 @@
+"""Fuzzing the contract compiler and runtime with generated programs (issue #10, part 7).
+
+Programs come from ``tests/fuzz/programs.py`` as source text, so the parser, the checker
+and the compiler are fuzzed with the runtime.  For every input:
+
+- ``compile_contract`` raises nothing but ``CompileError``, with a known code;
+- ``run_call`` raises nothing but ``VMError``, with a known code (never ``host_error``: the
+  node stops on it), and never uses more gas than its limit (all of it on ``out_of_gas``);
+- the same input run again (fresh compile, fresh host) gives the identical outcome: result,
+  error code and message, gas, storage writes and events (determinism on replay);
+- it finishes within ``SECONDS_PER_INPUT`` of wall-clock time; for a sample, tracemalloc's
+  peak stays under ``BYTES_PER_GAS`` per gas used plus a constant;
+- on the node's own host (``Executor.deploy`` and ``run_call`` over ``node.state.Overlay``),
+  the receipt of every call encodes, decodes back to the same bytes and renders as JSON.
+
+The generated programs run with small gas limits (``GAS_LIMIT``), so each input is quick;
+the bounds are generous on purpose (a shared CI machine) and still far below what a bug
+(unmetered work or memory) costs.  Examples are derandomized: CI runs the same inputs every
+time.  ``make fuzz`` runs more of them (``FLEXLEDGER_FUZZ_EXAMPLES``).
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+import tracemalloc
+import warnings
+
+import pytest
+from hypothesis import given, strategies as st
+
+from contracts import CompileError, GasMeter, VMError, compile_contract, run_call
+from contracts.limits import MAX_EVENT_BYTES, MAX_RESULT_BYTES
+from node.execution import BlockContext, Executor
+from node.params import ChainParams
+from node.receipt import STATUS_FAILED, STATUS_OK, Receipt
+from node.state import Overlay
+from tests.fuzz import fuzz
+from tests.fuzz.programs import ALICE, ARGUMENTS, PEER, mutated_sources, programs, raw_sources
+from tests.vm_host import FakeHost, contract_address
+
+GAS_LIMIT = 200_000
+SECONDS_PER_INPUT = 5.0
+BYTES_PER_GAS = 64
+MEMORY_CONSTANT = 1 << 20          # the interpreter's own noise, per call
+MAX_MESSAGE_BYTES = 1024           # an error message in a receipt (docs/security.md)
+RECEIPT_CAP = MAX_RESULT_BYTES + MAX_EVENT_BYTES + MAX_MESSAGE_BYTES + 16 * 1024   # + framing
+
+COMPILE_CODES = frozenset({
+    "bad_call", "bad_contract", "float_not_allowed", "import_not_allowed", "int_overflow",
+    "name_not_allowed", "nesting_too_deep", "syntax_error", "syntax_not_allowed",
+    "undefined_name", "unbounded_while", "attribute_not_allowed"})
+VM_CODES = frozenset({
+    "out_of_gas", "out_of_memory", "require_failed", "reverted", "no_such_function",
+    "contract_not_found", "reentrancy", "call_depth", "recursion_limit", "type_error",
+    "runtime_error", "int_overflow", "value_too_deep", "write_in_query", "bad_argument",
+    "key_collision", "events_too_large", "result_too_large", "value_too_large"})
+# host_error is not among them: the node stops on it (a program must never cause it).
+
+ADDRESS = contract_address("fuzz")
+
+# Hypothesis lowers the recursion limit around each example and the VM raises it again
+# (contracts/stack.py); hypothesis then warns that it cannot restore it.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:The recursion limit will not be reset:hypothesis.errors.HypothesisWarning")
+
+
+class Clock:
+    """Asserts that one input's work stays within SECONDS_PER_INPUT."""
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.seconds = time.perf_counter() - self.start
+        if exc_info[0] is None:
+            assert self.seconds < SECONDS_PER_INPUT, f"took {self.seconds:.2f} s"
+
+
+# -- compiling -------------------------------------------------------------------------------
+
+def compile_outcome(source: str):
+    """("ok", public functions) or ("error", code, message, line); anything else fails the test."""
+    try:
+        program = compile_contract(source)
+    except CompileError as exc:
+        assert exc.code in COMPILE_CODES, exc.code
+        assert isinstance(exc.message, str) and type(exc.lineno) is int
+        if getattr(exc, "detail", ""):   # Python's own parser text stays out of the message
+            assert exc.message == "invalid syntax"
+        return ("error", exc.code, exc.message, exc.lineno)
+    return ("ok", tuple(program.public_functions()), program.has_init())
+
+
+def check_compiles_deterministically(source: str):
+    with Clock():
+        first = compile_outcome(source)
+    assert compile_outcome(source) == first
+    return first
+
+
+# -- running on the test host (tests/vm_host.py) ---------------------------------------------
+
+def check_gas(meter: GasMeter, code: str | None) -> None:
+    assert 0 <= meter.used <= meter.limit
+    if code == "out_of_gas":
+        assert meter.used == meter.limit
+
+
+def vm_outcome(call, meter: GasMeter):
+    """Run ``call()``; ("ok", repr(result), gas) or ("error", code, message, gas)."""
+    try:
+        result = call()
+    except VMError as exc:
+        assert exc.code in VM_CODES, f"{exc.code}: {exc.message}"
+        assert isinstance(exc.message, str)
+        assert len(exc.message.encode("utf-8", "surrogatepass")) <= MAX_MESSAGE_BYTES
+        check_gas(meter, exc.code)
+        return ("error", exc.code, exc.message, meter.used)
+    check_gas(meter, None)
+    return ("ok", repr(result), meter.used)
+
+
+def calls(program, args: list):
+    """The calls one input makes, in order: (address, function, args, read_only, deploy)."""
+    out = []
+    if program.has_init():
+        out += [(ADDRESS, "init", [0], False, True), (PEER, "init", [1], False, True)]
+    return out + [(ADDRESS, "main", args, False, False), (ADDRESS, "main", args, True, False),
+                  (PEER, "ping", args[:1], False, False)]
+
+
+def run_on_fake_host(source: str, args: list, gas: int = GAS_LIMIT):
+    """Every call of one input on a fresh FakeHost; failed calls roll back like the node's."""
+    try:
+        program = compile_contract(source)
+    except CompileError as exc:
+        return [("compile", exc.code, exc.message, exc.lineno)]
+    host = FakeHost(origin=ALICE)
+    host.programs[ADDRESS] = program
+    host.programs[PEER] = program
+    outcomes = []
+    for address, function, call_args, read_only, deploy in calls(program, args):
+        meter = GasMeter(gas)
+        saved = host.snapshot()
+        outcome = vm_outcome(lambda: run_call(host, address, function, call_args, ALICE, meter,
+                                              read_only=read_only, deploy=deploy), meter)
+        if outcome[0] == "error":
+            host.rollback(saved)
+        outcomes.append(outcome)
+    outcomes.append(repr(sorted((a, sorted(s.items())) for a, s in host.storage.items())))
+    outcomes.append(repr(host.events))
+    return outcomes
+
+
+# -- running on the node's host (node/execution.py over node/state.py) -----------------------
+
+class _Empty:
+    def get(self, key):
+        return None
+
+    def scan(self, prefix, start_after=None):
+        return iter(())
+
+
+def check_receipt(status: str, gas_used: int, events, code: str, message: str, result) -> bytes:
+    """What the node does with an outcome: a receipt that encodes, decodes and renders as JSON,
+    within the documented caps (docs/security.md: 64 KiB of result, 256 KiB of events, 1 KiB
+    of message)."""
+    receipt = Receipt(b"\x01" * 32, status, gas_used, tuple(events), code, message, result, 1, 0)
+    data = receipt.to_bytes()
+    assert len(data) <= RECEIPT_CAP, f"a receipt of {len(data)} bytes"
+    assert Receipt.from_bytes(data).to_bytes() == data
+    receipt.to_json()
+    return data
+
+
+def run_on_chain(source: str, args: list, gas: int = GAS_LIMIT):
+    executor, params = Executor(), ChainParams()
+    ctx = BlockContext("fuzz", 1, 1_700_000_000_000)
+    block = Overlay(Overlay(_Empty()))
+    outcomes = []
+    try:
+        program = compile_contract(source)
+    except CompileError as exc:
+        return [("compile", exc.code, exc.message, exc.lineno)]
+    for address, init_args in ((ADDRESS, [0]), (PEER, [1])):
+        overlay, meter = Overlay(block), GasMeter(gas)
+        deploy_args = init_args if program.has_init() else []
+        outcome = vm_outcome(lambda: executor.deploy(overlay, ctx, params, address, source,
+                                                     deploy_args, ALICE, meter), meter)
+        if outcome[0] == "ok":
+            overlay.merge_into_parent()
+            outcome = ("ok", "", meter.used)
+        outcomes.append(outcome)
+    for address, function, call_args, read_only, deploy in calls(program, args):
+        if deploy:
+            continue
+        overlay, meter = Overlay(block), GasMeter(gas)
+        host = executor.host(overlay, ctx, ALICE, params, read_only=read_only)
+        result = []
+        outcome = vm_outcome(lambda: result.append(run_call(host, address, function, call_args,
+                                                            ALICE, meter, read_only=read_only)),
+                             meter)
+        if outcome[0] == "ok":
+            overlay.merge_into_parent()
+            receipt = check_receipt(STATUS_OK, meter.used, host.events, "", "", result[0])
+        else:
+            receipt = check_receipt(STATUS_FAILED, meter.used, (), outcome[1], outcome[2], None)
+        outcomes.append((outcome, receipt))
+    outcomes.append(sorted(block.writes.items()))
+    return outcomes
+
+
+# -- the properties --------------------------------------------------------------------------
+
+@given(source=programs(), args=st.lists(ARGUMENTS, min_size=1, max_size=2))
+@fuzz(examples=120, deadline_ms=None)   # Clock bounds each input
+def test_generated_programs_on_the_test_host(source, args):
+    """Known errors only, gas within the limit, bounded time, identical on replay."""
+    check_compiles_deterministically(source)
+    with Clock():
+        first = run_on_fake_host(source, args)
+    assert run_on_fake_host(source, args) == first
+
+
+@given(source=programs(), args=st.lists(ARGUMENTS, min_size=1, max_size=2))
+@fuzz(examples=60, deadline_ms=None)   # Clock bounds each input
+def test_generated_programs_on_the_node_host(source, args):
+    """The same on the node's own host: real encoding, sizes, overlays and receipts."""
+    with Clock():
+        first = run_on_chain(source, args)
+    assert run_on_chain(source, args) == first
+
+
+@given(source=programs(), args=st.lists(ARGUMENTS, min_size=1, max_size=1))
+@fuzz(examples=25, deadline_ms=None)   # Clock bounds each input
+def test_generated_programs_memory_is_bounded_by_gas(source, args):
+    """tracemalloc's peak over one call stays under BYTES_PER_GAS per gas used (plus noise)."""
+    try:
+        program = compile_contract(source)
+    except CompileError:
+        return
+    host = FakeHost(origin=ALICE)
+    host.programs[ADDRESS] = host.programs[PEER] = program
+    for address, function, call_args, read_only, deploy in calls(program, args):
+        meter = GasMeter(GAS_LIMIT)
+        tracemalloc.start()
+        try:
+            run_call(host, address, function, call_args, ALICE, meter, read_only=read_only,
+                     deploy=deploy)
+        except VMError:
+            pass
+        finally:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        assert peak <= BYTES_PER_GAS * meter.used + MEMORY_CONSTANT, \
+            f"{function}: peak {peak} bytes for {meter.used} gas"
+
+
+@given(source=st.one_of(mutated_sources(), raw_sources()))
+@fuzz(examples=150, deadline_ms=None)   # Clock bounds each input
+def test_broken_sources_fail_to_compile_cleanly(source):
+    """Mutated programs and random text: CompileError only, the same twice, quickly."""
+    outcome = check_compiles_deterministically(source)
+    if outcome[0] == "ok":   # a mutation that still compiles runs too
+        with Clock():
+            first = run_on_fake_host(source, [1])
+        assert run_on_fake_host(source, [1]) == first
+
+
+# -- problems the fuzzing found (contracts/ is fixed separately; strict: they must fail today) --
+
+@pytest.mark.xfail(strict=True, reason="compile_contract lets UnicodeEncodeError escape for a "
+                   "source holding a lone surrogate (ast.parse encodes the source to UTF-8)")
+@pytest.mark.parametrize("source", ["def f():\n    return '\ud800'\n",
+                                    "def f():\n    return 1  # \udfff\n", "\ud800"])
+def test_source_with_a_lone_surrogate_is_a_compile_error(source):
+    with pytest.raises(CompileError):
+        compile_contract(source)
+
+
+@pytest.mark.xfail(strict=True, reason="whether a source compiles depends on the process's "
+                   "warning filters (python -W error, PYTHONWARNINGS): ast.parse turns its "
+                   "SyntaxWarning/DeprecationWarning into a SyntaxError, so one validator can "
+                   "refuse a deploy that the others accept")
+@pytest.mark.parametrize("source", ["def f(x):\n    return 1if x else 2\n",
+                                    "def f():\n    return '\\d'\n"])
+def test_compiling_does_not_depend_on_the_warning_filters(source):
+    outcomes = []
+    for action in ("ignore", "error"):
+        with warnings.catch_warnings():
+            warnings.simplefilter(action)
+            outcomes.append(compile_outcome(source))
+    assert outcomes[0] == outcomes[1]
+
+
+def _peak_bytes_per_gas(body: str, gas: int = 2_000_000) -> float:
+    host = FakeHost(origin=ALICE)
+    host.programs[ADDRESS] = compile_contract("def main():\n" + textwrap.indent(body, "    "))
+    meter = GasMeter(gas)
+    tracemalloc.start()
+    try:
+        run_call(host, ADDRESS, "main", [], ALICE, meter)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak / meter.used
+
+
+@pytest.mark.xfail(strict=True, reason="one allocation unit (1 gas) pays for a new 1-character "
+                   "str of 76-80 bytes when a str of non-Latin-1 characters is split into a "
+                   "list (list/tuple/reversed/zip/enumerate), and for a 60-byte int in "
+                   "range() near 2**255: peak memory above 64 bytes per gas")
+@pytest.mark.parametrize("body", [
+    "x = list('\U0001F600' * 100000)\nreturn 0",
+    "x = tuple('\u0101' * 100000)\nreturn 0",
+    "x = reversed('\U0001F600' * 100000)\nreturn 0",
+    "x = zip('\U0001F600' * 100000)\nreturn 0",
+    "x = range(2**255, 2**255 + 100000)\nreturn 0",
+])
+def test_memory_per_gas_of_splitting_text_and_big_ranges(body):
+    assert _peak_bytes_per_gas(body) <= BYTES_PER_GAS
+
+
+@pytest.mark.xfail(strict=True, reason="event names are neither size-limited nor counted in "
+                   "bytes: MAX_EVENT_BYTES counts len(name) in characters, so 4-byte "
+                   "characters in names make receipts about 4x the 256 KiB cap")
+def test_events_of_one_transaction_stay_within_the_cap_on_the_node_host():
+    source = ("def main(n):\n    for i in range(n):\n"
+              "        emit('\U0001F600' * 65000, {})\n    return 0\n")
+    executor, params = Executor(), ChainParams()
+    ctx, block = BlockContext("fuzz", 1, 1_700_000_000_000), Overlay(Overlay(_Empty()))
+    executor.deploy(block, ctx, params, ADDRESS, source, [], ALICE, GasMeter(10**6))
+    host = executor.host(Overlay(block), ctx, ALICE, params)
+    try:
+        run_call(host, ADDRESS, "main", [4], ALICE, GasMeter(10**8))
+    except VMError as exc:
+        assert exc.code == "events_too_large"
+        return
+    encoded = sum(len(Receipt(b"", STATUS_OK, 0, (event,)).to_bytes()) for event in host.events)
+    assert encoded <= MAX_EVENT_BYTES + 1024, f"{encoded} bytes of events in one receipt"
