@@ -1,6 +1,6 @@
 """Token transfers committed per second by one dev node, next to ed25519 verifications per second.
 
-Starts a dev node process, funds SENDERS accounts, signs TRANSFERS transfers beforehand,
+Starts a dev node process, admits and funds SENDERS accounts, signs TRANSFERS transfers beforehand,
 submits them all over the HTTP API (wait=check, from a few client threads), and measures
 the time from the first submission until the last one is committed. The ed25519 rate is
 measured in the same run, and the result is also given as a ratio to it.
@@ -23,6 +23,7 @@ from node.keys import KeyPair  # noqa: E402
 from node.keystore import Keystore  # noqa: E402
 from node.tx import CallPayload, Transaction  # noqa: E402
 from testnet.devnode import DEV_PASSWORD, DevNode  # noqa: E402
+from testnet.loadgen import fund  # noqa: E402
 
 GAS = 200_000
 
@@ -44,14 +45,8 @@ def main() -> None:
             issuer = Keystore(node.home / "keys").load("issuer", DEV_PASSWORD)
             token = client.contracts()["token"]
             senders = [KeyPair.generate() for _ in range(args.senders)]
-            start_nonce = client.account(issuer.address)["next_nonce"]
-            funding = [Transaction("flexledger-dev", issuer.public_key, start_nonce + i, GAS,
-                                   CallPayload(token, "transfer", [k.address, 10**9])).signed(issuer)
-                       for i, k in enumerate(senders)]
-            for tx in funding[:-1]:
-                client.submit(tx, wait="check")
-            client.submit(funding[-1], wait="commit")
-            print(f"funded {len(senders)} senders; signing {args.transfers} transfers", flush=True)
+            fund(client, issuer, token, senders, 10**9)  # admitted as participants, and funded
+            print(f"admitted and funded {len(senders)} senders; signing {args.transfers} transfers", flush=True)
             per_sender = -(-args.transfers // len(senders))
             txs = [Transaction("flexledger-dev", k.public_key, n, GAS,
                                CallPayload(token, "transfer", [senders[(i + 1) % len(senders)].address, 1])).signed(k)
