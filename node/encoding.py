@@ -25,6 +25,8 @@ from typing import Any, Callable
 
 import msgpack
 
+from contracts.keyhash import collision_class
+
 EXT_BIGINT = 1
 EXT_TUPLE = 2
 
@@ -139,13 +141,16 @@ def map_from_pairs(pairs: list[tuple]) -> dict:
 
     Keys other than str and bytes (ints, bools, None, tuples) have hashes anyone can solve for
     collisions, and building a dict of n colliding keys takes O(n**2) comparisons. str and
-    bytes hashes are randomised per process, so they are not checked.
+    bytes hashes are randomised per process, so they are not checked. The decision uses
+    ``contracts.keyhash.collision_class`` (CPython 3.12's hash, computed the same way on every
+    version), so every node refuses the same maps.
     """
     by_hash: dict[int, list] = {}
     for key, _ in pairs:
-        if type(key) is str or type(key) is bytes:
+        cls = collision_class(key)   # the same on every node and Python version, unlike hash(None)
+        if cls is None:
             continue
-        same = by_hash.setdefault(hash(key), [])
+        same = by_hash.setdefault(cls, [])
         if key not in same:
             same.append(key)
             if len(same) > MAX_KEYS_PER_HASH:

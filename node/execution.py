@@ -105,6 +105,8 @@ class Executor:
         if not admission.is_admitted(block_overlay, sender):
             raise InvalidTransaction(f"account {sender} is not admitted")
         tx_bytes = tx.to_bytes()
+        if len(tx_bytes) > params.max_tx_bytes:
+            raise InvalidTransaction(f"transaction of {len(tx_bytes)} bytes, the limit is {params.max_tx_bytes}")
         source_size = len(tx.payload.source.encode()) if isinstance(tx.payload, DeployPayload) else 0
         gas = GasMeter(tx.gas_limit)
         overlay = Overlay(block_overlay)

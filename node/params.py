@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from node.encoding import decode, encode
+from node.tx import MAX_TX_BYTES
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class ChainParams:
             raise ValueError(f"unknown chain parameter {name!r} (known: {', '.join(self.names())})")
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"chain parameter {name} must be a positive integer")
+        if name == "max_tx_bytes" and value > MAX_TX_BYTES:
+            raise ValueError(f"max_tx_bytes may be at most {MAX_TX_BYTES} (what any node decodes)")
         return ChainParams(**{**asdict(self), name: value})
 
     @staticmethod

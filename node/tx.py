@@ -18,6 +18,7 @@ from node.encoding import EncodingError, decode, encode, sha256
 from node.keys import KeyPair, address_of, is_address, verify
 
 TX_VERSION = 1
+MAX_TX_BYTES = 1024 * 1024  # no transaction decodes above this; the chain's max_tx_bytes is at most this
 
 
 class TxFormatError(ValueError):
@@ -128,7 +129,7 @@ class Transaction:
     @classmethod
     def from_bytes(cls, data: bytes) -> "Transaction":
         try:
-            raw = decode(data)
+            raw = decode(data, max_bytes=MAX_TX_BYTES)
         except EncodingError as exc:
             raise TxFormatError(str(exc)) from None
         if not isinstance(raw, list) or len(raw) != 7 or raw[0] != TX_VERSION:

@@ -229,3 +229,22 @@ def test_nested_ext_tx_is_a_400_on_a_real_node_which_keeps_serving(dev_node):
     token = dev_node.client.contracts()["token"]
     done = dev_node.client.sign_and_submit(issuer, CallPayload(token, "transfer", [ADDRESS, 1]))
     assert done["status"] == "committed" and done["receipt"]["status"] == "ok"
+
+
+def test_colliding_map_keys_are_judged_the_same_on_every_python_version():
+    """Tuple keys with None hash randomly on 3.11 but not on 3.12+: the decision must not
+    depend on the node, so it follows CPython 3.12's hash everywhere."""
+    from contracts.keyhash import collision_class
+    from node.encoding import map_from_pairs
+
+    keys = [(None, k * (2**61 - 1)) for k in range(9)]
+    assert len({collision_class(key) for key in keys}) == 1   # colliding on 3.12+
+    with pytest.raises(EncodingError):
+        map_from_pairs([(key, 1) for key in keys])
+
+
+def test_transactions_over_the_hard_size_cap_are_refused_before_decoding():
+    from node.tx import MAX_TX_BYTES, Transaction, TxFormatError
+
+    with pytest.raises(TxFormatError, match="bytes"):
+        Transaction.from_bytes(b"\x91" + b"\xc0" * MAX_TX_BYTES)
