@@ -33,7 +33,7 @@ from node.errors import ApiError, NodeHalted
 from node.keys import KeyPair
 from node.p2p import PeerNetwork
 from node.service import NodeService
-from node.tx import GovernancePayload, Transaction
+from node.tx import MAX_TX_BYTES, GovernancePayload, Transaction
 from node.signing import DoubleSignRefused
 from node.wal import ConsensusWal
 
@@ -100,7 +100,8 @@ class BftDriver:
     def on_frame(self, peer: str, kind: int, payload: bytes) -> None:
         if kind == KIND_TXS:
             try:
-                txs = msgpack.unpackb(payload)
+                txs = msgpack.unpackb(payload, max_array_len=MAX_TXS_PER_FRAME, max_map_len=0,
+                                      max_ext_len=0, max_str_len=0, max_bin_len=MAX_TX_BYTES)
             except (ValueError, msgpack.UnpackException):
                 log.warning("malformed transaction batch from %s", peer)
                 return

@@ -12,7 +12,7 @@ import threading
 import urllib.parse
 from typing import Any
 
-from node.jsonvalues import from_json_value, to_json_value
+from node.jsonvalues import from_json_value, parse_json, to_json_value
 from node.keys import KeyPair
 from node.tx import CallPayload, DeployPayload, GovernancePayload, Payload, Transaction
 
@@ -75,9 +75,11 @@ class NodeClient:
                 self._drop_connection()
                 raise ClientError("node_unreachable", f"cannot reach the node at {self.url}: {exc}") from None
         try:
-            doc = json.loads(data)
+            doc = parse_json(data)   # depth-bounded: a hostile node cannot crash its clients
         except ValueError:
-            doc = {"code": "http_error", "message": f"HTTP {response.status}: not JSON"}
+            doc = None
+        if not isinstance(doc, dict):
+            doc = {"code": "http_error", "message": f"HTTP {response.status}: not a JSON object"}
         if response.status >= 400:
             raise ClientError(doc.get("code", "http_error"), doc.get("message", ""), response.status, doc)
         return doc
