@@ -375,7 +375,35 @@ class Writer:
         if choice == 6:
             return self.indented("while True:", self.block(depth + 1, loops + 1)
                                  + self.indented(f"if {self.expr('bool')}:", ["break"]))
-        return self.sharing()
+        return self.sharing() if self.chance(50) else self.stress()
+
+    def stress(self) -> list[str]:
+        """Build one big value, then apply one size-dependent operation to it."""
+        size = self.pick(["100", "5000", "20000", "100000", "n * 1000"])
+        big = self.pick([
+            f"list(range({size}))", f"list(range(2**255 - {size}, 2**255))",
+            f"'\U0001F600' * {size}", f"'ab' * {size}", f"'a ' * {size}", f"b'\\x00' * {size}",
+            f"{{w: [w] for w in range({size})}}", f"[(w, str(w)) for w in range({size} // 10)]",
+            f"[[1, [2, 'x' * 50]]] * {size}", f"{{'k' + str(w): w for w in range({size} // 10)}}",
+            f"[w * 2305843009213693951 for w in range({size} // 100)]",
+        ])
+        use = self.pick([
+            "v = x == y", "v = x < y", "v = x in y", "v = y in x", "v = sorted(x)",
+            "v = sorted(x, key=lambda w: (str(w), w))", "v = min(x)", "v = max(x, key=_key)",
+            "v = list(x)", "v = tuple(x)", "v = reversed(x)", "v = enumerate(x, 2**255 - 10)",
+            "v = zip(x, y, x)", "v = dict(zip(x, x))", "v = str(len(x))", "v = any(x)", "v = sum(x)",
+            "v = x.count(x[-1])", "v = x.index(x[-1])", "v = x.copy()", "v = x + y", "v = x * 3",
+            "v = x[::-3]", "v = x.split()", "v = x.split(x[:2])", "v = x.upper().lower()",
+            "v = x.strip(x[:3])", "v = x.encode()", "v = x.find(y)", "v = ','.join(x)",
+            "v = x.hex()", "v = bytes(x)", "v = crypto.sha256(x)", "v = x.decode()",
+            "v = list(x.items())", "v = dict(x)", "x.update(x)", "v = x.keys() == y",
+            "storage.set('k', x)", "emit('E', {'x': x})", "return x", "v = f'{len(x)}{x}'",
+            "v = call(PEER, 'ping', x)", "d = {}\nfor w in x:\n    d[w] = 1",
+            "xs.extend(x)\nxs.reverse()\nv = xs.pop(0)", "v = [w for w in x if w]",
+            "v = is_address(x)", "v = int(x)", "v = x.startswith(y)", "v = {w: 1 for w in x}",
+            "v = divmod(len(x), 7)", "v = x[len(x) // 2]", "del x[0]", "x.insert(0, x)",
+        ])
+        return [f"x = {big}", f"y = {self.pick(['x', 'x.copy()', big, 'x[1:]', '[x]'])}"] + use.split("\n")
 
     def sharing(self) -> list[str]:
         """Build a value that shares one list many times, then make the VM walk it."""

@@ -8,10 +8,12 @@ and the compiler are fuzzed with the runtime.  For every input:
   node stops on it), and never uses more gas than its limit (all of it on ``out_of_gas``);
 - the same input run again (fresh compile, fresh host) gives the identical outcome: result,
   error code and message, gas, storage writes and events (determinism on replay);
-- it finishes within ``SECONDS_PER_INPUT`` of wall-clock time; for a sample, tracemalloc's
-  peak stays under ``BYTES_PER_GAS`` per gas used plus a constant;
+- it finishes within ``SECONDS_PER_INPUT`` of wall-clock time, and each call within
+  ``SECONDS_PER_GAS`` per gas it used (plus a slack): no work goes unpaid; for a sample,
+  tracemalloc's peak stays under ``FUZZ_BYTES_PER_GAS`` per gas used plus a constant;
 - on the node's own host (``Executor.deploy`` and ``run_call`` over ``node.state.Overlay``),
-  the receipt of every call encodes, decodes back to the same bytes and renders as JSON.
+  the receipt of every call encodes, decodes back to the same bytes and renders as JSON,
+  within the documented caps, and error messages stay within 1 KiB.
 
 The generated programs run with small gas limits (``GAS_LIMIT``), so each input is quick;
 the bounds are generous on purpose (a shared CI machine) and still far below what a bug
@@ -21,7 +23,6 @@ time.  ``make fuzz`` runs more of them (``FLEXLEDGER_FUZZ_EXAMPLES``).
 
 from __future__ import annotations
 
-import os
 import textwrap
 import time
 import tracemalloc
@@ -42,8 +43,15 @@ from tests.vm_host import FakeHost, contract_address
 
 GAS_LIMIT = 200_000
 SECONDS_PER_INPUT = 5.0
-BYTES_PER_GAS = 64
+BYTES_PER_GAS = 64                 # the goal of issue #10 (bench/bench_gas_calibration.py)
+# The generated programs are held to twice the goal: what they catch is memory nobody paid
+# for; the known overshoots (up to ~90 bytes per gas) are the strict xfails at the end.
+FUZZ_BYTES_PER_GAS = 2 * BYTES_PER_GAS
 MEMORY_CONSTANT = 1 << 20          # the interpreter's own noise, per call
+# ~100x the arithmetic loop's ns/gas (bench/bench_gas_calibration.py), plus room for a
+# compile, a garbage collection or a busy machine: only unpaid work goes past it
+SECONDS_PER_GAS = 5e-6
+CALL_SLACK_SECONDS = 0.25
 MAX_MESSAGE_BYTES = 1024           # an error message in a receipt (docs/security.md)
 RECEIPT_CAP = MAX_RESULT_BYTES + MAX_EVENT_BYTES + MAX_MESSAGE_BYTES + 16 * 1024   # + framing
 
@@ -62,8 +70,13 @@ ADDRESS = contract_address("fuzz")
 
 # Hypothesis lowers the recursion limit around each example and the VM raises it again
 # (contracts/stack.py); hypothesis then warns that it cannot restore it.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The recursion limit will not be reset:hypothesis.errors.HypothesisWarning")
+# ast.parse warns about some sources (`1if x else 2`, `'\d'`): see the xfail on warning filters.
+pytestmark = [
+    pytest.mark.filterwarnings(
+        "ignore:The recursion limit will not be reset:hypothesis.errors.HypothesisWarning"),
+    pytest.mark.filterwarnings("ignore::SyntaxWarning"),
+    pytest.mark.filterwarnings("ignore:invalid escape sequence:DeprecationWarning"),
+]
 
 
 class Clock:
@@ -109,16 +122,42 @@ def check_gas(meter: GasMeter, code: str | None) -> None:
         assert meter.used == meter.limit
 
 
+TIMES: list[tuple[float, int]] = []   # (seconds, gas used) of each call of the current run
+
+
+def check_time_paid(seconds: float, gas: int) -> None:
+    """Work is paid for: a call's time stays within a generous bound per gas it used."""
+    assert seconds <= CALL_SLACK_SECONDS + SECONDS_PER_GAS * gas, f"{seconds:.3f} s for {gas} gas"
+
+
+def replay(run, *args) -> None:
+    """Run one input twice: the same outcome both times, within SECONDS_PER_INPUT, and every
+    call within its time per gas (the better of its two runs: a busy machine or a garbage
+    collection can slow one of them down)."""
+    TIMES.clear()
+    with Clock():
+        first = run(*args)
+    first_times = list(TIMES)
+    TIMES.clear()
+    assert run(*args) == first
+    assert len(TIMES) == len(first_times)
+    for (seconds, gas), (again, _) in zip(first_times, TIMES):
+        check_time_paid(min(seconds, again), gas)
+
+
 def vm_outcome(call, meter: GasMeter):
     """Run ``call()``; ("ok", repr(result), gas) or ("error", code, message, gas)."""
+    start = time.perf_counter()
     try:
         result = call()
     except VMError as exc:
+        TIMES.append((time.perf_counter() - start, meter.used))
         assert exc.code in VM_CODES, f"{exc.code}: {exc.message}"
         assert isinstance(exc.message, str)
         assert len(exc.message.encode("utf-8", "surrogatepass")) <= MAX_MESSAGE_BYTES
         check_gas(meter, exc.code)
         return ("error", exc.code, exc.message, meter.used)
+    TIMES.append((time.perf_counter() - start, meter.used))
     check_gas(meter, None)
     return ("ok", repr(result), meter.used)
 
@@ -183,7 +222,7 @@ def run_on_chain(source: str, args: list, gas: int = GAS_LIMIT):
     block = Overlay(Overlay(_Empty()))
     outcomes = []
     try:
-        program = compile_contract(source)
+        program = executor.programs.get(source)   # compiled here, so deploys time only init
     except CompileError as exc:
         return [("compile", exc.code, exc.message, exc.lineno)]
     for address, init_args in ((ADDRESS, [0]), (PEER, [1])):
@@ -221,24 +260,20 @@ def run_on_chain(source: str, args: list, gas: int = GAS_LIMIT):
 def test_generated_programs_on_the_test_host(source, args):
     """Known errors only, gas within the limit, bounded time, identical on replay."""
     check_compiles_deterministically(source)
-    with Clock():
-        first = run_on_fake_host(source, args)
-    assert run_on_fake_host(source, args) == first
+    replay(run_on_fake_host, source, args)
 
 
 @given(source=programs(), args=st.lists(ARGUMENTS, min_size=1, max_size=2))
 @fuzz(examples=60, deadline_ms=None)   # Clock bounds each input
 def test_generated_programs_on_the_node_host(source, args):
     """The same on the node's own host: real encoding, sizes, overlays and receipts."""
-    with Clock():
-        first = run_on_chain(source, args)
-    assert run_on_chain(source, args) == first
+    replay(run_on_chain, source, args)
 
 
 @given(source=programs(), args=st.lists(ARGUMENTS, min_size=1, max_size=1))
 @fuzz(examples=25, deadline_ms=None)   # Clock bounds each input
 def test_generated_programs_memory_is_bounded_by_gas(source, args):
-    """tracemalloc's peak over one call stays under BYTES_PER_GAS per gas used (plus noise)."""
+    """tracemalloc's peak over one call stays under FUZZ_BYTES_PER_GAS per gas used (plus noise)."""
     try:
         program = compile_contract(source)
     except CompileError:
@@ -256,7 +291,7 @@ def test_generated_programs_memory_is_bounded_by_gas(source, args):
         finally:
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
-        assert peak <= BYTES_PER_GAS * meter.used + MEMORY_CONSTANT, \
+        assert peak <= FUZZ_BYTES_PER_GAS * meter.used + MEMORY_CONSTANT, \
             f"{function}: peak {peak} bytes for {meter.used} gas"
 
 
@@ -266,14 +301,12 @@ def test_broken_sources_fail_to_compile_cleanly(source):
     """Mutated programs and random text: CompileError only, the same twice, quickly."""
     outcome = check_compiles_deterministically(source)
     if outcome[0] == "ok":   # a mutation that still compiles runs too
-        with Clock():
-            first = run_on_fake_host(source, [1])
-        assert run_on_fake_host(source, [1]) == first
+        replay(run_on_fake_host, source, [1])
 
 
 # -- problems the fuzzing found (contracts/ is fixed separately; strict: they must fail today) --
 
-@pytest.mark.xfail(strict=True, reason="compile_contract lets UnicodeEncodeError escape for a "
+@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError, reason="compile_contract lets UnicodeEncodeError escape for a "
                    "source holding a lone surrogate (ast.parse encodes the source to UTF-8)")
 @pytest.mark.parametrize("source", ["def f():\n    return '\ud800'\n",
                                     "def f():\n    return 1  # \udfff\n", "\ud800"])
@@ -282,7 +315,8 @@ def test_source_with_a_lone_surrogate_is_a_compile_error(source):
         compile_contract(source)
 
 
-@pytest.mark.xfail(strict=True, reason="whether a source compiles depends on the process's "
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="whether a source compiles depends on the process's "
                    "warning filters (python -W error, PYTHONWARNINGS): ast.parse turns its "
                    "SyntaxWarning/DeprecationWarning into a SyntaxError, so one validator can "
                    "refuse a deploy that the others accept")
@@ -310,7 +344,8 @@ def _peak_bytes_per_gas(body: str, gas: int = 2_000_000) -> float:
     return peak / meter.used
 
 
-@pytest.mark.xfail(strict=True, reason="one allocation unit (1 gas) pays for a new 1-character "
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="one allocation unit (1 gas) pays for a new 1-character "
                    "str of 76-80 bytes when a str of non-Latin-1 characters is split into a "
                    "list (list/tuple/reversed/zip/enumerate), and for a 60-byte int in "
                    "range() near 2**255: peak memory above 64 bytes per gas")
@@ -325,7 +360,39 @@ def test_memory_per_gas_of_splitting_text_and_big_ranges(body):
     assert _peak_bytes_per_gas(body) <= BYTES_PER_GAS
 
 
-@pytest.mark.xfail(strict=True, reason="event names are neither size-limited nor counted in "
+def _seconds_per_gas(body: str, small: int, large: int) -> float:
+    """Like bench/bench_gas_calibration.py: the time of ``large - small`` more rounds of ``body``
+    per gas they used (building the inputs cancels out), the best of three."""
+    host = FakeHost(origin=ALICE)
+    host.programs[ADDRESS] = compile_contract("def main(n):\n" + textwrap.indent(body, "    "))
+    best = float("inf")
+    for _ in range(3):
+        runs = []
+        for n in (small, large):
+            meter, start = GasMeter(10**9), time.perf_counter()
+            run_call(host, ADDRESS, "main", [n], ALICE, meter)
+            runs.append((time.perf_counter() - start, meter.used))
+        best = min(best, (runs[1][0] - runs[0][0]) / (runs[1][1] - runs[0][1]))
+    return best
+
+
+ARITHMETIC_LOOP = ("total = 0\ni = 0\nwhile i < n:\n    total = total + i * 3 - 1\n    i += 1\n"
+                   "return 0\n")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="str.lower()/upper() are charged len // 8 + 1 units, but "
+                   "on text that is not ASCII str.translate works character by character: "
+                   "15-23x the arithmetic loop's time per gas (the goal is 3x)")
+@pytest.mark.parametrize("text", ["'\\u00e9' * 200000", "'\\U0001F600' * 200000"])
+def test_lower_and_upper_of_non_ascii_text_are_paid_for(text):
+    loop = _seconds_per_gas(ARITHMETIC_LOOP, 1000, 100000)
+    body = f"x = {text}\nfor _ in range(n):\n    v = x.lower()\n    v = x.upper()\nreturn 0\n"
+    assert _seconds_per_gas(body, 1, 5) <= 3 * loop
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="event names are neither size-limited nor counted in "
                    "bytes: MAX_EVENT_BYTES counts len(name) in characters, so 4-byte "
                    "characters in names make receipts about 4x the 256 KiB cap")
 def test_events_of_one_transaction_stay_within_the_cap_on_the_node_host():
