@@ -391,6 +391,30 @@ def test_lower_and_upper_of_non_ascii_text_are_paid_for(text):
     assert _seconds_per_gas(body, 1, 5) <= 3 * loop
 
 
+def _compile_seconds(source: str) -> float:
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        compile_contract(source)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="compiling is quadratic in the number of parameters (the checker's "
+                   "duplicate test names.count(name) per parameter; the compiler's `name not "
+                   "in names` list test per local): a 109 kB `def f(a0, ..., a14999)` compiles "
+                   "in about 6 s, 8x the loop's time per intrinsic gas and over the mempool's "
+                   "5 s compile timeout; block execution compiles without a time bound")
+def test_compile_time_is_linear_in_the_number_of_parameters():
+    def source(count: int) -> str:
+        return "def f(" + ", ".join(f"a{i}" for i in range(count)) + "):\n    return 0\n"
+    small, large = source(1000), source(6000)
+    growth = _compile_seconds(large) / _compile_seconds(small)
+    ratio = len(large) / len(small)
+    assert growth <= 1.5 * ratio, f"{growth:.1f}x the time for {ratio:.1f}x the source"
+
+
 @pytest.mark.xfail(strict=True, raises=AssertionError,
                    reason="event names are neither size-limited nor counted in "
                    "bytes: MAX_EVENT_BYTES counts len(name) in characters, so 4-byte "
