@@ -103,6 +103,12 @@ CASES = [
          "        r = text.strip(chars)\n    return 0\n", 1, 20),
     case("str.lower / upper", "    text = 'AbC' * 60000\n    for _ in range(n):\n"
          "        r = text.lower()\n        r = text.upper()\n    return 0\n", 1, 20),
+    case("str.lower / upper of non-ASCII text", "    text = '\U0001F600\u00e9A' * 60000\n"
+         "    for _ in range(n):\n        r = text.lower()\n        r = text.upper()\n    return 0\n", 1, 10),
+    case("list() of non-Latin-1 text", "    text = '\U0001F600' * 100000\n    for _ in range(n):\n"
+         "        r = list(text)\n    return 0\n", 1, 10),
+    case("range() of ints near 2**255", "    for _ in range(n):\n"
+         "        r = range(2**255, 2**255 + 50000)\n    return 0\n", 1, 10),
     case("str.encode / bytes.decode", "    text = 'h\u00e9llo' * 40000\n    for _ in range(n):\n"
          "        r = text.encode().decode()\n    return 0\n", 1, 20),
     case("bytes.hex / bytes(hex str)", "    data = b'\\x01\\xff' * 50000\n    for _ in range(n):\n"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from contracts.errors import VMError
-from contracts.gas import SORT_GAS, UNIT_GAS, WALK_GAS, units
+from contracts.gas import BIG_INT_BITS_PER_UNIT, SORT_GAS, STR_ITEM_UNITS, UNIT_GAS, WALK_GAS, units
 from contracts.limits import MAX_INT_DIGITS
 from contracts.operators import gt, lt
 from contracts.signature import Native, Signature
@@ -50,14 +50,16 @@ def range_length(r: range) -> int:
 
 def _range(c, start, stop, step):
     r = range_of(start, stop, step)
-    c.gas.allocate(range_length(r))
+    bits = max(abs(r.start), abs(r.stop)).bit_length()
+    c.gas.allocate(range_length(r) * (1 + bits // BIG_INT_BITS_PER_UNIT))   # ints past 2**62 are bigger
     return list(r)
 
 
 def _items(c, value) -> list:
-    """The elements of an iterable value as a new list (charged per element)."""
+    """The elements of an iterable value as a new list (charged per element; the characters of
+    a str become new 1-character strs, up to 80 bytes each)."""
     items = iterable(value)
-    c.gas.allocate(len(items))
+    c.gas.allocate(len(items) * (STR_ITEM_UNITS if type(items) is str else 1))
     return list(items)
 
 
@@ -195,7 +197,8 @@ def _enumerate(c, value, start):
 def _zip(c, *values):
     columns = [iterable(value) for value in values]
     rows = min((len(column) for column in columns), default=0)
-    c.gas.allocate(rows * (len(columns) + 1))
+    strs = sum(type(column) is str for column in columns)
+    c.gas.allocate(rows * (len(columns) + 1 + strs * (STR_ITEM_UNITS - 1)))
     return list(zip(*columns))
 
 

@@ -8,6 +8,7 @@ compiler, which then resolves names and call signatures.
 from __future__ import annotations
 
 import ast
+from collections import Counter
 
 from contracts.errors import CompileError
 from contracts.hostapi import CHAIN_ATTRIBUTES, HOST_NATIVES, HOST_OBJECTS
@@ -129,8 +130,9 @@ class Checker(ast.NodeVisitor):
         if args.defaults and not allow_defaults:
             raise _fail("syntax_not_allowed", "lambda parameters cannot have defaults", node)
         names = [arg.arg for arg in args.args]
+        counts = Counter(names)
         for name in names:
-            if names.count(name) > 1:
+            if counts[name] > 1:
                 raise _fail("syntax_error", f"duplicate parameter '{name}'", node)
 
     def _check_annotation(self, annotation: ast.expr | None) -> None:

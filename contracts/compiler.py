@@ -99,14 +99,11 @@ def _assigned_names(body: list[ast.stmt]) -> list[ast.Name]:
 
 def _local_names(module: ModuleNames, node: ast.FunctionDef) -> list[str]:
     """Parameters, then the other names assigned in the body."""
-    names = [arg.arg for arg in node.args.args]
     bound = [(arg.arg, node.lineno) for arg in node.args.args]
     bound += [(name.id, name.lineno) for name in _assigned_names(node.body)]
     for name, lineno in bound:
         module.check_binding(name, lineno)
-        if name not in names:
-            names.append(name)
-    return names
+    return list(dict.fromkeys(name for name, _ in bound))   # first appearance order, in linear time
 
 
 def compile_contract(source: str) -> Program:

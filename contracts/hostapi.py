@@ -16,7 +16,7 @@ import nacl.signing
 
 from contracts import gas
 from contracts.errors import VMError
-from contracts.limits import MAX_KEY_BYTES, MAX_MESSAGE_CHARS, MAX_SCAN_LIMIT
+from contracts.limits import MAX_EVENT_NAME, MAX_KEY_BYTES, MAX_MESSAGE_CHARS, MAX_SCAN_LIMIT
 from contracts.signature import Native, Signature
 from contracts.values import copy_value, is_int, type_name
 
@@ -159,15 +159,16 @@ def revert(c, message):
 
 def emit(c, name, data):
     _writable(c, "emit")
-    if not _str_arg("event name", name):
-        raise VMError("bad_argument", "event name must not be empty")
+    if not 1 <= len(_str_arg("event name", name)) <= MAX_EVENT_NAME:
+        raise VMError("bad_argument", f"event name must be 1 to {MAX_EVENT_NAME} characters")
     if type(data) is not dict:
         raise VMError("type_error", f"event data must be dict, not {type_name(data)}")
     data, _ = copy_value(c.gas, data)
-    c.gas.charge(gas.EMIT_GAS + gas.EMIT_BYTE_GAS * len(name))
+    name_bytes = len(name.encode("utf-8"))
+    c.gas.charge(gas.EMIT_GAS + gas.EMIT_BYTE_GAS * name_bytes)
     size = host_call(c.host.emit, c.address, name, data)
     c.gas.charge(gas.EMIT_BYTE_GAS * size)
-    c.gas.count_event(len(name) + size)
+    c.gas.count_event(name_bytes + size)
 
 
 def call(c, address, function, *args):

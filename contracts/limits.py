@@ -21,3 +21,4 @@ MAX_MESSAGE_CHARS = 256     # characters of a revert()/require() message kept in
 MAX_RESULT_BYTES = 64 * 1024        # size of a transaction's result (as copy_value counts it)
 MAX_QUERY_RESULT_BYTES = 1024 * 1024   # size of a read-only query's result
 MAX_EVENT_BYTES = 256 * 1024        # encoded event data one transaction may emit, in all
+MAX_EVENT_NAME = 64              # characters of an event name

@@ -151,8 +151,11 @@ def _affix(python_method):
 # of the Python version: other characters are left as they are.
 _ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
 _WHITESPACE_RUN = re.compile(f"[{_ASCII_WHITESPACE}]+")
-_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+# Translated as UTF-8 bytes: bytes.translate is one table lookup per byte, while
+# str.translate goes character by character through a dict once the text is not ASCII.
+# Multi-byte UTF-8 sequences hold no ASCII bytes, so only ASCII letters change.
+_LOWER = bytes.maketrans(string.ascii_uppercase.encode(), string.ascii_lowercase.encode())
+_UPPER = bytes.maketrans(string.ascii_lowercase.encode(), string.ascii_uppercase.encode())
 
 
 def _split_parts(c, text: str, parts: int) -> None:
@@ -191,8 +194,8 @@ def str_encode(c, text):
 
 def _translate(table):
     def impl(c, text):
-        _allocate(c, units(len(text)))
-        return text.translate(table)
+        _allocate(c, units(4 * len(text)))   # the UTF-8 copy and the result
+        return text.encode("utf-8").translate(table).decode("utf-8")
     return impl
 
 

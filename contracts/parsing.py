@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 import io
+import threading
 import tokenize
+import warnings
 
 from contracts.errors import CompileError
 from contracts.limits import MAX_ELIF, MAX_NESTING, MAX_OPERATORS_PER_STATEMENT, MAX_SOURCE_BYTES
@@ -21,6 +23,10 @@ _KEYWORD_OPERATORS = frozenset({"and", "or", "not", "if", "else", "lambda", "for
                                 "await", "yield"})
 _FSTRING_OPERATOR_CHARS = frozenset("+-*/%&|^~<>=!([{.@")
 _PARSE_HEADROOM = 2000
+# Python's parser warns about some sources (``1if x else 2``, ``'\d'``), and a process whose
+# warning filters say "error" (python -W error, PYTHONWARNINGS) would refuse them: whether a
+# deploy compiles must not depend on how a node was started. Filters are global, hence the lock.
+_QUIET = threading.Lock()
 
 
 def _statement_weight(token: tokenize.TokenInfo) -> int:
@@ -95,12 +101,20 @@ def parse_source(source: str) -> ast.Module:
                            "bytes", 1)
     if "\0" in source:
         raise CompileError("syntax_error", "source contains a null byte", 1)
-    _checked_tokens(source)
     try:
-        tree = _parse(source)
-    except SyntaxError as exc:
-        raise _syntax_error(exc) from None
-    except (RecursionError, MemoryError):
-        raise CompileError("nesting_too_deep", "code nested too deeply to parse", 1) from None
+        source.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        line = source.count("\n", 0, exc.start) + 1
+        raise CompileError("syntax_error", "source is not valid Unicode text (a lone surrogate)",
+                           line) from None
+    with _QUIET, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _checked_tokens(source)
+        try:
+            tree = _parse(source)
+        except SyntaxError as exc:
+            raise _syntax_error(exc) from None
+        except (RecursionError, MemoryError):
+            raise CompileError("nesting_too_deep", "code nested too deeply to parse", 1) from None
     check_nesting(tree)
     return tree
