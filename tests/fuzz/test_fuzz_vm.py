@@ -23,10 +23,16 @@ time.  ``make fuzz`` runs more of them (``FLEXLEDGER_FUZZ_EXAMPLES``).
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
+import subprocess
+import sys
 import textwrap
 import time
 import tracemalloc
 import warnings
+from pathlib import Path
 
 import pytest
 from hypothesis import given, strategies as st
@@ -295,6 +301,46 @@ def test_broken_sources_fail_to_compile_cleanly(source):
     outcome = check_compiles_deterministically(source)
     if outcome[0] == "ok":   # a mutation that still compiles runs too
         replay(run_on_fake_host, source, [1])
+
+
+# -- replay in other processes ----------------------------------------------------------------
+
+REPLAY_SCRIPT = """
+import hashlib, pickle, sys, warnings
+warnings.simplefilter("ignore")
+from tests.fuzz.test_fuzz_vm import run_on_chain, run_on_fake_host
+digest = hashlib.sha256()
+for source, args in pickle.load(sys.stdin.buffer):
+    digest.update(repr(run_on_fake_host(source, args)).encode())
+    digest.update(repr(run_on_chain(source, args)).encode())
+print(digest.hexdigest())
+"""
+
+
+def test_outcomes_do_not_depend_on_the_process():
+    """Every node runs its own process: str hashes, addresses and the recursion limit differ.
+    Generated inputs replayed in two processes with different hash seeds give identical
+    outcomes (results, errors, gas, storage writes, events) to this one's."""
+    inputs = []
+
+    @given(source=programs(), args=st.lists(ARGUMENTS, min_size=1, max_size=2))
+    @fuzz(examples=30, deadline_ms=None)
+    def collect(source, args):
+        inputs.append((source, args))
+
+    collect()
+    assert len(inputs) >= 10
+    digest = hashlib.sha256()
+    for source, args in inputs:
+        digest.update(repr(run_on_fake_host(source, args)).encode())
+        digest.update(repr(run_on_chain(source, args)).encode())
+    root = Path(__file__).resolve().parents[2]
+    for seed in ("1", "2"):
+        answer = subprocess.run([sys.executable, "-c", REPLAY_SCRIPT], input=pickle.dumps(inputs),
+                                capture_output=True, cwd=root, timeout=60 + 2 * len(inputs),
+                                env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root)})
+        assert answer.returncode == 0, answer.stderr.decode()[-2000:]
+        assert answer.stdout.decode().strip() == digest.hexdigest(), f"PYTHONHASHSEED={seed}"
 
 
 # -- what the fuzzing found, fixed in contracts/ (41afcfd): regression tests -----------------
