@@ -11,7 +11,10 @@ comprehensions and generator expressions, subscripts and slices, f-strings, ever
 of ``contracts.builtins.BUILTINS`` and method of ``contracts.methods.METHODS``, the host API
 (storage, crypto, emit, require, revert, call), recursion, long strings, and structures that
 share references (``x = [x] * k`` in a loop) which are then compared, copied, stored,
-emitted, sorted or returned.
+emitted, sorted or returned; and "stress" statements that build one big value (long text of
+4-byte characters, 100,000-element lists, ints near 2**255, dicts, colliding int keys) and
+apply one size-dependent operation to it.  ``ARGUMENTS`` are call arguments as the node may
+pass them, including some that are not contract values (floats, ints out of range, sets).
 
 ``mutated_sources()`` breaks generated programs (deletions, insertions of tokens or random
 text, swapped lines, bad indentation) for the compiler alone; ``raw_sources()`` is plain
@@ -146,7 +149,8 @@ class Writer:
             lambda: f"({e('str')} in {e('str')})",
             lambda: f"({e('bool')} {self.pick(['and', 'or'])} {e('bool')})",
             lambda: f"(not {e('any')})",
-            lambda: f"isinstance({e('any')}, {self.pick(['int', 'str', '(list, tuple)', 'dict', 'bytes', 'bool'])})",
+            lambda: f"isinstance({e('any')}, "
+                    f"{self.pick(['int', 'str', '(list, tuple)', 'dict', 'bytes', 'bool'])})",
             lambda: f"{P(e('str'))}.{self.pick(['startswith', 'endswith'])}({e('str')})",
             lambda: f"{P(e('bytes'))}.startswith({e('bytes')})",
             lambda: f"{self.pick(['any', 'all'])}({e('list')})",
@@ -260,13 +264,14 @@ class Writer:
             lambda: f"enumerate({e()}, {e('int')})", lambda: f"zip({e()}, {e()})",
             lambda: f"reversed({e(self.pick(['list', 'str', 'tuple']))})",
             lambda: f"{P(e())}[{e('int')}:{e('int')}:{e('int')}]", lambda: f"{P(e())}.copy()",
-            lambda: f"storage.scan({self.pick(KEYS)}, {self.pick(['None', repr('s0')])}, {self.pick(['1', '3', '100', '0'])})",
+            lambda: f"storage.scan({self.pick(KEYS)}, {self.pick(['None', repr('s0')])}, "
+                    f"{self.pick(['1', '3', '100', '0'])})",
             lambda: f"storage.get('list', [])", lambda: f"[{e('any')}, {e('any')}]",
             lambda: f"call({self.pick(['PEER', 'chain.self', 'MISSING'])}, 'ping', {e('any')})",
             lambda: f"[_rec({e('int')}), _key({e('any')})]",
             lambda: f"{P(e('dict'))}.items()",
             lambda: f"min({e()}, {e()}, key={self.key_function(depth)})",
-            lambda: f"max({e()}, key=len)" if False else f"max({e()}, {e()})",
+            lambda: f"max({e()}, {e()})",
             lambda: f"({e()} if {e('bool')} else {e()})",
             lambda: f"{e('any')}",
         ][choice]()
@@ -327,7 +332,8 @@ class Writer:
             lambda: f"x = {e('any')}", lambda: f"v = {e('any')}",
             lambda: f"{self.pick(['n', 'm'])} {self.pick(INT_OPS)}= {e('int')}",
             lambda: f"s += {e('str')}", lambda: f"xs += {e('list')}",
-            lambda: f"xs[{e('int')}] = {e('any')}", lambda: f"d[{e(self.pick(['int', 'str', 'tuple', 'any']))}] = {e('any')}",
+            lambda: f"xs[{e('int')}] = {e('any')}",
+            lambda: f"d[{e(self.pick(['int', 'str', 'tuple', 'any']))}] = {e('any')}",
             lambda: f"d[{e('str')}] += {e('int')}", lambda: f"del {self.pick(['xs', 'd'])}[{e('any')}]",
             lambda: f"xs.append({e('any')})", lambda: f"xs.extend({e('list')})",
             lambda: f"xs.insert({e('int')}, {e('any')})", lambda: f"v = xs.pop()",
@@ -336,14 +342,16 @@ class Writer:
             lambda: f"v = d.pop({e('any')}, None)",
             lambda: f"storage.set({self.pick(KEYS + ['s'])}, {e('any')})",
             lambda: f"storage.delete({self.pick(KEYS)})",
-            lambda: f"emit({repr(self.pick(['E', 'Big', ''])) if self.chance(80) else e('str')}, {{'v': {e('any')}}})",
+            lambda: f"emit({repr(self.pick(['E', 'Big', ''])) if self.chance(80) else e('str')}, "
+                    f"{{'v': {e('any')}}})",
             lambda: f"emit('E', {e('dict')})",
             lambda: f"require({e('bool')}, {e('str')})",
             lambda: f"revert({e('str')})" if self.chance(20) else "pass",
             lambda: f"return {e('any')}" if self.chance(30) else f"v = {e('any')}",
             lambda: f"n, m = {e('tuple')}",
-            lambda: f"a, b = divmod({e('int')}, {e('int')})" if False else f"n, m = divmod({e('int')}, {e('int')})",
-            lambda: f"v = call({self.pick(['PEER', 'chain.self', 'MISSING'])}, {self.pick(['ping', 'main', '_rec', 'init', 'nope'])!r}, {e('any')})",
+            lambda: f"n, m = divmod({e('int')}, {e('int')})",
+            lambda: f"v = call({self.pick(['PEER', 'chain.self', 'MISSING'])}, "
+                    f"{self.pick(['ping', 'main', '_rec', 'init', 'nope'])!r}, {e('any')})",
             lambda: f"v = _rec({e('int')}, {e('int')})",
             lambda: f"ys = sorted(ys + [{e('int')}], key={self.key_function(0)})",
             lambda: "break" if loops else "pass",
@@ -449,7 +457,8 @@ class Writer:
         lines += self.indented("def _rec(k, acc=0):", [
             "n = k", "m = acc", "s = ''", "bs = b''", "xs = [k]", "ys = []", "d = {}",
             "t = ()", "x = None", "v = 0", "a = k"] + rec_body)
-        lines += self.indented("def _key(w0):", [f"return {self.pick(['w0', '-w0', 'str(w0)', '(len(str(w0)), str(w0))'])}"])
+        key = self.pick(["w0", "-w0", "str(w0)", "(len(str(w0)), str(w0))"])
+        lines += self.indented("def _key(w0):", [f"return {key}"])
         ping = self.pick(["p", "[p, chain.caller]", "call(MISSING, 'f')",
                           "call(chain.caller, 'ping', p)", "len(p)"])
         lines += self.indented("def ping(p):", [f"return {ping}"])

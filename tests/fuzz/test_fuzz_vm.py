@@ -35,7 +35,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from contracts import CompileError, GasMeter, VMError, compile_contract, run_call
 from contracts.limits import MAX_EVENT_BYTES, MAX_RESULT_BYTES
@@ -317,6 +317,9 @@ print(digest.hexdigest())
 """
 
 
+REPLAY_SETTINGS = fuzz(examples=30, deadline_ms=None)   # at most 300 in make fuzz: 3 runs each
+
+
 def test_outcomes_do_not_depend_on_the_process():
     """Every node runs its own process: str hashes, addresses and the recursion limit differ.
     Generated inputs replayed in two processes with different hash seeds give identical
@@ -324,7 +327,7 @@ def test_outcomes_do_not_depend_on_the_process():
     inputs = []
 
     @given(source=programs(), args=st.lists(ARGUMENTS, min_size=1, max_size=2))
-    @fuzz(examples=30, deadline_ms=None)
+    @settings(REPLAY_SETTINGS, max_examples=min(REPLAY_SETTINGS.max_examples, 300))
     def collect(source, args):
         inputs.append((source, args))
 
@@ -461,3 +464,23 @@ def test_events_of_one_transaction_stay_within_the_cap_on_the_node_host(count):
         return
     encoded = len(Receipt(b"", STATUS_OK, 0, tuple(host.events)).to_bytes())
     assert encoded <= MAX_EVENT_BYTES + 64 * count, f"{encoded} bytes of events in one receipt"
+
+
+# -- found, not fixed yet (strict: they fail today) -------------------------------------------
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="run_call accepts str arguments holding lone surrogates (not valid "
+                   "UTF-8); storing or emitting one on the node's host fails in msgpack as "
+                   "host_error, on which the node stops. Transactions cannot carry them today "
+                   "(msgpack decodes UTF-8 strictly), but run_call should refuse them itself")
+@pytest.mark.parametrize("function", ["keep", "tell"])
+def test_call_arguments_with_a_lone_surrogate_are_refused(function):
+    source = ("def keep(s):\n    storage.set('k', s)\n"
+              "def tell(s):\n    emit('E', {'v': s})\n")
+    executor, params = Executor(), ChainParams()
+    ctx, block = BlockContext("fuzz", 1, 1_700_000_000_000), Overlay(Overlay(_Empty()))
+    executor.deploy(block, ctx, params, ADDRESS, source, [], ALICE, GasMeter(10**6))
+    host = executor.host(Overlay(block), ctx, ALICE, params)
+    with pytest.raises(VMError) as raised:
+        run_call(host, ADDRESS, function, ["\ud800"], ALICE, GasMeter(10**6))
+    assert raised.value.code == "bad_argument"
