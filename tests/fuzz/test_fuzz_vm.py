@@ -484,3 +484,12 @@ def test_call_arguments_with_a_lone_surrogate_are_refused(function):
     with pytest.raises(VMError) as raised:
         run_call(host, ADDRESS, function, ["\ud800"], ALICE, GasMeter(10**6))
     assert raised.value.code == "bad_argument"
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="list.extend(str) pays one unit per character, but each character "
+                   "becomes a new 1-character str of up to 80 bytes (the other ways of taking "
+                   "a str apart pay STR_ITEM_UNITS since 41afcfd): 76-82 bytes per gas")
+@pytest.mark.parametrize("text", ["'\\U0001F600' * 100000", "'\\u0101' * 100000"])
+def test_memory_per_gas_of_extending_a_list_with_text(text):
+    assert _peak_bytes_per_gas(f"xs = []\nxs.extend({text})\nreturn 0") <= BYTES_PER_GAS
