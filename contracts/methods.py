@@ -11,7 +11,7 @@ import re
 import string
 
 from contracts.errors import VMError
-from contracts.gas import PART_GAS, UNIT_GAS, units
+from contracts.gas import PART_GAS, STR_ITEM_UNITS, UNIT_GAS, units
 from contracts.operators import charge_search
 from contracts.values import check_key, is_int, iterable, show, store_key, type_name
 
@@ -48,7 +48,7 @@ def list_append(c, lst, item):
 
 def list_extend(c, lst, items):
     items = iterable(items)
-    _allocate(c, len(items))
+    _allocate(c, len(items) * (STR_ITEM_UNITS if type(items) is str else 1))
     lst.extend(items)
 
 

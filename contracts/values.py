@@ -151,6 +151,27 @@ def copy_value(gas, value: object, depth: int = 0) -> tuple[object, int]:
     return (items if t is list else tuple(items)), size
 
 
+def check_text(value: object) -> None:
+    """Refuse strs that are not valid Unicode (lone surrogates): the node could not encode them.
+
+    For values from outside (call arguments); contract code cannot make such strs.
+    """
+    t = type(value)
+    if t is str:
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise VMError("bad_argument", "text is not valid Unicode (a lone surrogate)") from None
+    elif t is list or t is tuple:
+        for item in value:
+            check_text(item)
+    elif t is dict:
+        for key, item in value.items():
+            check_text(key)
+            check_text(item)
+
+
 def to_str(value: object) -> str:
     """str() of a scalar, as used by str() and f-strings."""
     t = type(value)

@@ -17,7 +17,7 @@ from contracts.limits import (MAX_CALL_DEPTH, MAX_FRAMES, MAX_NESTING, MAX_QUERY
                              MAX_RESULT_BYTES, MAX_VALUE_DEPTH)
 from contracts.program import Function
 from contracts.stack import ensure_headroom
-from contracts.values import copy_value
+from contracts.values import check_text, copy_value
 
 # Python frames one transaction may need: per contract frame, a few per nesting level.
 PYTHON_FRAMES = MAX_FRAMES * (3 * MAX_NESTING + 12) + MAX_CALL_DEPTH * 12 + 3 * MAX_VALUE_DEPTH
@@ -69,7 +69,9 @@ def _import_args(gas: GasMeter, args: object) -> list:
     values = []
     for index, arg in enumerate(args):
         try:
-            values.append(copy_value(gas, arg)[0])
+            value = copy_value(gas, arg)[0]
+            check_text(value)
+            values.append(value)
         except VMError as exc:
             if exc.code in ("out_of_gas", "out_of_memory"):
                 raise

@@ -63,6 +63,8 @@ def from_json_value(value: Any, depth: int = 0) -> Any:
     """The VM value of a JSON value; at most MAX_DECODE_DEPTH lists, tuples and maps deep."""
     if isinstance(value, float):
         raise JsonValueError("floats are not allowed: use integer units (W, Wh, micro-tokens)")
+    if isinstance(value, str):
+        return _text(value)
     if not isinstance(value, (list, dict)):
         return value
     if depth >= MAX_DECODE_DEPTH:
@@ -81,7 +83,17 @@ def from_json_value(value: Any, depth: int = 0) -> Any:
         return tuple(from_json_value(v, depth) for v in value["$tuple"])
     if set(value) == {"$map"}:
         return _map(value["$map"], depth)
-    return {k: from_json_value(v, depth) for k, v in value.items()}
+    return {_text(k): from_json_value(v, depth) for k, v in value.items()}
+
+
+def _text(text: str) -> str:
+    """JSON escapes can spell lone surrogates ("\\ud800"), which no UTF-8 encoding can hold."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise JsonValueError("text holds a lone surrogate (\\ud800-\\udfff without its pair)") from None
+    return text
 
 
 def _map(pairs: Any, depth: int) -> dict:

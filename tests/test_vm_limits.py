@@ -138,3 +138,22 @@ def test_an_index_too_big_for_python_is_a_fixed_message():
     error, _ = fail("def main():\n    return [1, 2][2**100]\n")
     assert (error.code, error.message) in {("int_overflow", "integer too large for this operation"),
                                            ("runtime_error", "list index out of range")}
+
+
+def test_arguments_with_lone_surrogates_are_refused():
+    """The node could not encode them into a receipt or storage (a host_error would stop it)."""
+    error, _ = fail("def main(s):\n    return s\n", ["ok", {"k": "\ud800"}])
+    assert (error.code, error.message) == ("bad_argument",
+                                           "argument 1: text is not valid Unicode (a lone surrogate)")
+
+
+def test_taking_text_apart_pays_for_each_character_string():
+    cheap = "def main():\n    x = []\n    x.extend(b'a' * 1000)\n    return 0\n"   # small ints
+    text = "def main():\n    x = []\n    x.extend('a' * 1000)\n    return 0\n"
+    host = FakeHost()
+    used = []
+    for source in (cheap, text):
+        meter = GasMeter(10**6)
+        run_call(host, host.deploy(source, name=str(len(used))), "main", [], ALICE, meter)
+        used.append(meter.used)
+    assert used[1] - used[0] == 1000 * (schedule.STR_ITEM_UNITS - 1) * schedule.UNIT_GAS
