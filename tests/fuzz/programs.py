@@ -471,12 +471,14 @@ def programs(draw, max_depth: int = 3) -> str:
 
 
 # Call arguments as the node may pass them: contract values, and now and then something a
-# contract value cannot be (floats, ints out of range, sets, nesting past 32): bad_argument.
+# contract value cannot be (floats, ints out of range, sets, nesting past 32, text that is not
+# UTF-8): bad_argument.
 _NESTED = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]
 ARGUMENTS = st.recursive(
     st.one_of(st.integers(-(2**256) + 1, 2**256 - 1), st.integers(-5, 50), st.booleans(),
               st.none(), st.text(max_size=20), st.binary(max_size=20),
-              st.sampled_from([2**256, -(2**256), 1.5, frozenset({1}), _NESTED, ALICE])),
+              st.sampled_from([2**256, -(2**256), 1.5, frozenset({1}), _NESTED, ALICE,
+                               "a\ud800b"])),
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner),
                             st.dictionaries(st.text(max_size=4) | st.integers(-3, 3), inner,
                                             max_size=3)),

@@ -346,7 +346,7 @@ def test_outcomes_do_not_depend_on_the_process():
         assert answer.stdout.decode().strip() == digest.hexdigest(), f"PYTHONHASHSEED={seed}"
 
 
-# -- what the fuzzing found, fixed in contracts/ (41afcfd): regression tests -----------------
+# -- what the fuzzing found, fixed in contracts/ (41afcfd, 7e7c9e5): regression tests ------
 
 @pytest.mark.parametrize("source", ["def f():\n    return '\ud800'\n",
                                     "def f():\n    return 1  # \udfff\n", "\ud800"])
@@ -466,15 +466,10 @@ def test_events_of_one_transaction_stay_within_the_cap_on_the_node_host(count):
     assert encoded <= MAX_EVENT_BYTES + 64 * count, f"{encoded} bytes of events in one receipt"
 
 
-# -- found, not fixed yet (strict: they fail today) -------------------------------------------
-
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="run_call accepts str arguments holding lone surrogates (not valid "
-                   "UTF-8); storing or emitting one on the node's host fails in msgpack as "
-                   "host_error, on which the node stops. Transactions cannot carry them today "
-                   "(msgpack decodes UTF-8 strictly), but run_call should refuse them itself")
 @pytest.mark.parametrize("function", ["keep", "tell"])
 def test_call_arguments_with_a_lone_surrogate_are_refused(function):
+    """run_call took str arguments with lone surrogates (not UTF-8); storing or emitting one
+    on the node's host failed in msgpack as host_error, on which the node stops (7e7c9e5)."""
     source = ("def keep(s):\n    storage.set('k', s)\n"
               "def tell(s):\n    emit('E', {'v': s})\n")
     executor, params = Executor(), ChainParams()
@@ -486,10 +481,8 @@ def test_call_arguments_with_a_lone_surrogate_are_refused(function):
     assert raised.value.code == "bad_argument"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="list.extend(str) pays one unit per character, but each character "
-                   "becomes a new 1-character str of up to 80 bytes (the other ways of taking "
-                   "a str apart pay STR_ITEM_UNITS since 41afcfd): 76-82 bytes per gas")
 @pytest.mark.parametrize("text", ["'\\U0001F600' * 100000", "'\\u0101' * 100000"])
 def test_memory_per_gas_of_extending_a_list_with_text(text):
+    """list.extend(str) paid one unit per character, each a new str of up to 80 bytes:
+    76-82 bytes per gas (7e7c9e5)."""
     assert _peak_bytes_per_gas(f"xs = []\nxs.extend({text})\nreturn 0") <= BYTES_PER_GAS
