@@ -16,27 +16,17 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from node.keys import genesis_contract_address  # noqa: E402
 from testnet.devnode import DevNode  # noqa: E402
+from tests.httpkit import post  # noqa: E402
 
 SPINNER = "def spin():\n    i = 0\n    while i >= 0:\n        i = i + 1\n"
 QUERY_GAS = 50_000_000
 BLOCK_INTERVAL = 0.2
-
-
-def post_query(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(url + "/query", json.dumps(body).encode(), {"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
 
 
 def dev_node_with_spinner(directory: Path) -> DevNode:
@@ -62,7 +52,8 @@ def main() -> None:
 
         def heavy() -> None:
             started = time.monotonic()
-            status, body = post_query(node.url, {"contract": genesis_contract_address("spinner"), "function": "spin"})
+            status, body = post(node.url + "/query", {"contract": genesis_contract_address("spinner"), "function": "spin"},
+                                timeout=120)
             endings.append(f"{status} {body.get('code')} after {time.monotonic() - started:.2f} s")
 
         queries = [threading.Thread(target=heavy) for _ in range(2)]

@@ -2,12 +2,9 @@
 messages, p2p messages, sync answers, the WAL and JSON; and the ~1.5 kB nested-ext POST /tx
 that used to kill the node with a segmentation fault is now a plain 400 on a real node.
 """
-import json
 import struct
 import sys
 import time
-import urllib.error
-import urllib.request
 import zlib
 
 import msgpack
@@ -25,7 +22,8 @@ from node.p2p import _fields
 from node.receipt import Event, Receipt
 from node.tx import CallPayload, Transaction, TxFormatError
 from node.wal import ConsensusWal, WalCorrupt
-from testnet.devnode import DEV_PASSWORD, DevNode
+from testnet.devnode import DEV_PASSWORD
+from tests.httpkit import post
 
 HASH_MODULUS = sys.hash_info.modulus  # hash(i * modulus) == 0 for every int i
 ADDRESS = "0x" + "ab" * 20
@@ -199,29 +197,11 @@ def test_json_is_parsed_with_a_depth_bound():
     assert from_json_value(nest(1, MAX_DECODE_DEPTH)) == nest(1, MAX_DECODE_DEPTH)
 
 
-@pytest.fixture
-def dev_node(tmp_path):
-    node = DevNode(tmp_path, block_interval=0.1)
-    node.init()
-    node.start()
-    yield node
-    node.kill()
-
-
-def _post(url: str, body: bytes) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/octet-stream"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
-
-
 def test_nested_ext_tx_is_a_400_on_a_real_node_which_keeps_serving(dev_node):
-    status, doc = _post(dev_node.url + "/tx", nested_ext_body())
+    status, doc = post(dev_node.url + "/tx", nested_ext_body())
     assert (status, doc["code"]) == (400, "malformed_tx"), doc
     assert "nested deeper" in doc["message"]
-    status, doc = _post(dev_node.url + "/tx?wait=commit", nested_ext_body(5_000))
+    status, doc = post(dev_node.url + "/tx?wait=commit", nested_ext_body(5_000))
     assert (status, doc["code"]) == (400, "malformed_tx"), doc
     assert dev_node.process.poll() is None
     assert dev_node.client.get("/health")["ok"] is True

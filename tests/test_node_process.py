@@ -16,15 +16,6 @@ from testnet.devnode import DEV_PASSWORD, DevNode
 from testnet.loadgen import fund
 
 
-@pytest.fixture
-def dev_node(tmp_path):
-    node = DevNode(tmp_path, block_interval=0.1)
-    node.init()
-    node.start()
-    yield node
-    node.kill()
-
-
 def test_cli_transfer_and_balances(dev_node):
     dev_node.cli("keys", "new", "alice")
     out = dev_node.cli("wallet", "send", "alice", "12.5", "--key", "issuer").stdout

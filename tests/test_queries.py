@@ -7,8 +7,6 @@ import asyncio
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -28,6 +26,7 @@ from node.queries import QueryLimits, QueryRequest, QueryRunner
 from node.service import NodeService
 from node.tx import CallPayload, Transaction
 from testnet.devnode import DevNode
+from tests.httpkit import post
 
 CHAIN_ID = "flexledger-queries"
 PROBE = genesis_contract_address("probe")
@@ -251,22 +250,13 @@ def probe_node(tmp_path):
     node.kill()
 
 
-def _post_query(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(url + "/query", json.dumps(body).encode(), {"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
-
-
 def test_heavy_queries_do_not_stall_a_node(probe_node):
     client = probe_node.client
     start_height = client.get("/health")["height"]
     answers: list[tuple[int, str]] = []
 
     def heavy(function: str, gas_limit: int) -> None:
-        status, body = _post_query(probe_node.url, {"contract": PROBE, "function": function, "gas_limit": gas_limit})
+        status, body = post(probe_node.url + "/query", {"contract": PROBE, "function": function, "gas_limit": gas_limit})
         answers.append((status, body.get("code")))
 
     queries = [threading.Thread(target=heavy, args=("spin", HUGE_GAS)),
@@ -289,7 +279,7 @@ def test_an_honest_transfer_commits_while_a_node_runs_heavy_queries(probe_node):
 
     def spin() -> None:
         while len(answers) < 6:
-            answers.append(_post_query(probe_node.url, {"contract": PROBE, "function": "spin"})[1]["code"])
+            answers.append(post(probe_node.url + "/query", {"contract": PROBE, "function": "spin"})[1]["code"])
 
     spinners = [threading.Thread(target=spin) for _ in range(3)]  # more than the node's 2 workers
     for spinner in spinners:
