@@ -61,7 +61,7 @@ class GasMeter:
         self.limit = limit
         self.remaining = limit
         self.allocated = 0
-        self.keys = KeyGuard()
+        self.keys: KeyGuard | None = None   # made for the first key whose hash anyone can predict
         self.event_bytes = 0
 
     @property
@@ -102,6 +102,8 @@ class GasMeter:
         if self.remaining < 0:
             self.exhaust()
         if type(key) is not str:   # str hashes are secret: no one can make them collide
+            if self.keys is None:
+                self.keys = KeyGuard()
             try:
                 self.keys.admit(key)
             except KeyCollision as exc:

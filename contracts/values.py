@@ -10,7 +10,7 @@ while they walk, so shared structures cannot make them work for free.
 from __future__ import annotations
 
 from contracts.errors import VMError
-from contracts.gas import BYTES_PER_UNIT, COPY_GAS, WALK_GAS
+from contracts.gas import BYTES_PER_UNIT, COPY_GAS, DICT_INSERT_GAS, UNIT_GAS, WALK_GAS
 from contracts.limits import INT_BOUND, MAX_DICT_KEY_LENGTH, MAX_KEY_TUPLE, MAX_VALUE_DEPTH
 
 NoneType = type(None)
@@ -88,10 +88,14 @@ def charge_weight(gas, value: object, depth: int = 0) -> int:
     t = type(value)
     if t is str or t is bytes:
         total = len(value) // BYTES_PER_UNIT + 1
-        gas.charge(WALK_GAS * total)
+        gas.remaining -= WALK_GAS * total   # inline: comparing strs is the hot path
+        if gas.remaining < 0:
+            gas.exhaust()
         return total
     if t is not list and t is not tuple and t is not dict:
-        gas.charge(WALK_GAS)
+        gas.remaining -= WALK_GAS
+        if gas.remaining < 0:
+            gas.exhaust()
         return 1
     if depth >= MAX_VALUE_DEPTH:
         raise too_deep()
@@ -121,25 +125,34 @@ def copy_value(gas, value: object, depth: int = 0) -> tuple[object, int]:
     """
     t = type(value)
     if t is str or t is bytes:
-        gas.charge(COPY_GAS * (len(value) // BYTES_PER_UNIT + 1))
+        gas.remaining -= COPY_GAS * (len(value) // BYTES_PER_UNIT + 1)   # inline: the hot path
+        if gas.remaining < 0:
+            gas.exhaust()
         return value, len(value) + 1
-    if t is int:
-        gas.charge(COPY_GAS)
-        return check_int(value), value.bit_length() // 8 + 1
-    if t is bool or t is NoneType:
-        gas.charge(COPY_GAS)
-        return value, 1
+    if t is int or t is bool or t is NoneType:
+        gas.remaining -= COPY_GAS
+        if gas.remaining < 0:
+            gas.exhaust()
+        return (check_int(value), value.bit_length() // 8 + 1) if t is int else (value, 1)
     if t not in VALUE_TYPES:
         raise VMError("type_error", f"{type_name(value)} is not a contract value")
     if depth >= MAX_VALUE_DEPTH:
         raise too_deep()
-    gas.charge((COPY_GAS - 1) * (len(value) + 1))
-    gas.allocate(len(value) + 1)
+    gas.allocate(len(value) + 1)   # UNIT_GAS of the COPY_GAS per element, and the memory
+    gas.remaining -= (COPY_GAS - UNIT_GAS) * (len(value) + 1)
+    if gas.remaining < 0:
+        gas.exhaust()
     size = 1
     if t is dict:
         out = {}
         for key, item in value.items():
-            key, key_size = copy_value(gas, store_key(gas, key), depth + 1)
+            if type(key) is str and len(key) <= MAX_DICT_KEY_LENGTH:   # the usual key: no guard needed
+                gas.remaining -= DICT_INSERT_GAS + COPY_GAS * (len(key) // BYTES_PER_UNIT + 1)
+                if gas.remaining < 0:
+                    gas.exhaust()
+                key_size = len(key) + 1
+            else:
+                key, key_size = copy_value(gas, store_key(gas, key), depth + 1)
             out[key], item_size = copy_value(gas, item, depth + 1)
             size += key_size + item_size
         return out, size

@@ -162,14 +162,32 @@ def _map_from_flat(flat: list) -> dict:
     return map_from_pairs(list(zip(flat[::2], flat[1::2])))
 
 
-def _unpack(data: bytes) -> Any:
-    """One msgpack pass; tuples inside stay ``_TuplePayload``, so nothing nests on the C stack."""
-    return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True, ext_hook=_ext_hook,
-                           object_pairs_hook=_map_hook, max_array_len=MAX_CONTAINER_ITEMS,
-                           max_map_len=MAX_CONTAINER_ITEMS)
+def _unpack(data: bytes) -> tuple[Any, bool]:
+    """One msgpack pass, and whether it left tuples to finish: they stay ``_TuplePayload``,
+    so nothing nests on the C stack."""
+    tuples = []
+
+    def ext_hook(code: int, payload: bytes) -> Any:
+        value = _ext_hook(code, payload)
+        if type(value) is _TuplePayload:
+            tuples.append(value)
+        return value
+    value = msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True, ext_hook=ext_hook,
+                            object_pairs_hook=_map_hook, max_array_len=MAX_CONTAINER_ITEMS,
+                            max_map_len=MAX_CONTAINER_ITEMS)
+    return value, bool(tuples)
 
 
 _UNFINISHED = frozenset({list, dict, _TuplePayload, _MapWithTupleKeys})
+# Bytes other than those that can start an array or a map.
+_NOT_A_CONTAINER_HEADER = bytes(sorted(set(range(256)) - set(range(0x80, 0xa0)) - set(b"\xdc\xdd\xde\xdf")))
+
+
+def _shallow(data: bytes) -> bool:
+    """Whether ``data`` surely nests at most MAX_DECODE_DEPTH deep, judged from its bytes alone:
+    it holds at most that many bytes that could start an array or a map (bytes inside strings
+    count too, so this errs towards ``_finish``'s walk). A transfer is judged at C speed."""
+    return len(data.translate(None, _NOT_A_CONTAINER_HEADER)) <= MAX_DECODE_DEPTH
 
 
 def _finish(root: Any) -> Any:
@@ -191,7 +209,7 @@ def _finish(root: Any) -> Any:
             raise EncodingError(f"value nested deeper than {MAX_DECODE_DEPTH} levels")
         kind = type(node)
         if kind is _TuplePayload:
-            payload, node = node, _unpack(node.data)
+            payload, node = node, _unpack(node.data)[0]
             payload.data = b""  # do not hold every level's bytes at once
             if type(node) is not list:
                 raise EncodingError("a tuple must hold an array of its items")
@@ -230,7 +248,8 @@ def decode(data: bytes, max_bytes: int = MAX_DECODE_BYTES) -> Any:
     if size > max_bytes:
         raise EncodingError(f"{size} bytes to decode, the limit is {max_bytes}")
     try:
-        return _finish(_unpack(data))
+        value, has_tuples = _unpack(data)
+        return value if not has_tuples and _shallow(data) else _finish(value)
     except EncodingError:
         raise
     except msgpack.StackError:  # msgpack's own (iterative) limit on arrays within arrays

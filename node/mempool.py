@@ -115,12 +115,12 @@ class Mempool:
     def admit(self, data: bytes, params: ChainParams) -> Transaction:
         """Check ``data`` and add the transaction; raise ApiError if rejected."""
         self.evict_stale()
-        tx, floor = self._checked(data, params)
-        self._add(tx, floor)
+        tx, floor, ready = self._checked(data, params)
+        self._add(tx, floor, ready)
         return tx
 
-    def _checked(self, data: bytes, params: ChainParams) -> tuple[Transaction, int]:
-        """The transaction and its sender's account nonce, if every check passes."""
+    def _checked(self, data: bytes, params: ChainParams) -> tuple[Transaction, int, bool]:
+        """The transaction, its sender's account nonce and whether it is ready, if every check passes."""
         tx = decode_checked(data, params, self.chain_id, self.head)
         if tx.hash in self._by_hash:
             raise ApiError("already_known", "transaction is already in the mempool", 409)
@@ -134,8 +134,9 @@ class Mempool:
                                                f"transactions; wait for some to commit", 429)
         if isinstance(tx.payload, DeployPayload):
             _refuse_if_not_permitted(admission.check_deployer, self.head, sender)
-        self._check_room(ready=tx.nonce == self.next_nonce(sender, floor))
-        return tx, floor
+        ready = tx.nonce == self.next_nonce(sender, floor)
+        self._check_room(ready)
+        return tx, floor, ready
 
     def _check_room(self, ready: bool) -> None:
         if not ready and self.gapped_count >= self.gapped_limit:
@@ -145,7 +146,7 @@ class Mempool:
         if len(self) >= self.capacity and not (ready and self._gapped):
             raise ApiError("mempool_full", f"mempool is full ({self.capacity} transactions); retry later", 503)
 
-    def _add(self, tx: Transaction, floor: int) -> None:
+    def _add(self, tx: Transaction, floor: int, ready: bool) -> None:
         if len(self) >= self.capacity:
             self._remove(next(iter(self._gapped)))  # _check_room allowed it: a ready tx takes a gapped one's place
         queue = self._senders.setdefault(tx.sender_address, _SenderQueue(floor))
@@ -153,7 +154,13 @@ class Mempool:
         pending = _Pending(tx, self.clock())
         queue.by_nonce[tx.nonce] = pending
         self._by_hash[tx.hash] = pending
-        self._mark_gapped(queue)
+        if not ready:
+            self._gapped[tx.hash] = pending.arrived
+            return
+        nonce = tx.nonce + 1    # it filled the gap its successors waited behind: they are ready now
+        while nonce in queue.by_nonce:
+            self._gapped.pop(queue.by_nonce[nonce].tx.hash, None)
+            nonce += 1
 
     # -- what waits, and for how long ------------------------------------------------------
     def _mark_gapped(self, queue: _SenderQueue) -> None:
