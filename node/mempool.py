@@ -112,16 +112,19 @@ class Mempool:
         """Decode and check raw bytes against the head state; raise ApiError if rejected."""
         return self._checked(data, params)[0]
 
-    def admit(self, data: bytes, params: ChainParams) -> Transaction:
-        """Check ``data`` and add the transaction; raise ApiError if rejected."""
+    def admit(self, data: bytes, params: ChainParams, decoded: Transaction | None = None) -> Transaction:
+        """Check ``data`` and add the transaction; raise ApiError if rejected. ``decoded``: the
+        transaction ``check`` returned for these bytes against the same head (its decoding,
+        chain id, admission and signature are not checked again)."""
         self.evict_stale()
-        tx, floor, ready = self._checked(data, params)
+        tx, floor, ready = self._checked(data, params, decoded)
         self._add(tx, floor, ready)
         return tx
 
-    def _checked(self, data: bytes, params: ChainParams) -> tuple[Transaction, int, bool]:
+    def _checked(self, data: bytes, params: ChainParams,
+                 decoded: Transaction | None = None) -> tuple[Transaction, int, bool]:
         """The transaction, its sender's account nonce and whether it is ready, if every check passes."""
-        tx = decode_checked(data, params, self.chain_id, self.head)
+        tx = decoded or decode_checked(data, params, self.chain_id, self.head)
         if tx.hash in self._by_hash:
             raise ApiError("already_known", "transaction is already in the mempool", 409)
         check_gas_limit(tx, len(data), params)

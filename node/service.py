@@ -75,20 +75,22 @@ class NodeService:
         tx = self._mempool_call(self.mempool.check, data)
         if isinstance(tx.payload, DeployPayload):
             await self.deploy_compiler.check_compiles(tx.payload.source)
-        return self.check_and_add(data)  # checked again: the head or the mempool may have moved meanwhile
+            return self.check_and_add(data)  # every check again: the head may have moved while it compiled
+        return self.check_and_add(data, decoded=tx)   # same head: its signature is not verified twice
 
-    def check_and_add(self, data: bytes, gossip: bool = True) -> Transaction:
+    def check_and_add(self, data: bytes, gossip: bool = True, decoded: Transaction | None = None) -> Transaction:
         """Admit a transaction without compiling a deploy's source: for peers' gossip (their node
         compiled it) and callers that cannot wait. A deploy that does not compile still fails
-        in its block, charged its gas."""
-        tx = self._mempool_call(self.mempool.admit, data)
+        in its block, charged its gas. ``decoded``: what ``mempool.check`` made of ``data``
+        against the current head."""
+        tx = self._mempool_call(self.mempool.admit, data, decoded=decoded)
         if gossip and self.on_tx_admitted is not None:
             self.on_tx_admitted(tx)
         return tx
 
-    def _mempool_call(self, check: Callable[[bytes, ChainParams], Transaction], data: bytes) -> Transaction:
+    def _mempool_call(self, check: Callable[..., Transaction], data: bytes, **options) -> Transaction:
         try:
-            return check(data, self.chain.params())
+            return check(data, self.chain.params(), **options)
         except ApiError as exc:
             if exc.code == "nonce_too_low" and self.chain.store.receipt(sha256(data)) is not None:
                 raise ApiError("already_committed", "this exact transaction is already committed", 409) from None
