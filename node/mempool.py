@@ -88,6 +88,7 @@ class Mempool:
         self._senders: dict[str, _SenderQueue] = {}
         self._by_hash: dict[bytes, _Pending] = {}   # in arrival order: the oldest expire first
         self._gapped: dict[bytes, float] = {}       # hash -> when it became gapped, in that order
+        self._admitted: set[str] = set()            # senders admitted by the head state, until the next commit
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -124,7 +125,7 @@ class Mempool:
     def _checked(self, data: bytes, params: ChainParams,
                  decoded: Transaction | None = None) -> tuple[Transaction, int, bool]:
         """The transaction, its sender's account nonce and whether it is ready, if every check passes."""
-        tx = decoded or decode_checked(data, params, self.chain_id, self.head)
+        tx = decoded or decode_checked(data, params, self.chain_id, self._check_sender)
         if tx.hash in self._by_hash:
             raise ApiError("already_known", "transaction is already in the mempool", 409)
         check_gas_limit(tx, len(data), params)
@@ -140,6 +141,12 @@ class Mempool:
         ready = tx.nonce == self.next_nonce(sender, floor)
         self._check_room(ready)
         return tx, floor, ready
+
+    def _check_sender(self, address: str) -> None:
+        """Admission of ``address`` by the head state (remembered until the head moves)."""
+        if address not in self._admitted:
+            _refuse_if_not_permitted(admission.check_sender, self.head, address)
+            self._admitted.add(address)
 
     def _check_room(self, ready: bool) -> None:
         if not ready and self.gapped_count >= self.gapped_limit:
@@ -227,15 +234,22 @@ class Mempool:
         return out
 
     def remove_committed(self, nonce_of: NonceLookup) -> None:
-        """Drop every transaction whose nonce is now used (committed, or replaced by one that was)."""
+        """Drop every transaction whose nonce is now used (committed, or replaced by one that was).
+        Called after each commit: the head moved, so admissions are judged again."""
+        self._admitted.clear()
         for sender, queue in list(self._senders.items()):
-            queue.account_nonce = nonce_of(sender)
-            for nonce in [n for n in queue.by_nonce if n < queue.account_nonce]:
+            floor = nonce_of(sender)
+            if floor == queue.account_nonce:
+                continue   # nothing of this sender's was committed: nothing changes
+            queue.account_nonce = floor
+            for nonce in [n for n in queue.by_nonce if n < floor]:
                 self._drop(queue.by_nonce[nonce].tx.hash)
             self._settle(sender, queue)
 
-def decode_checked(data: bytes, params: ChainParams, chain_id: str, head: StateReader) -> Transaction:
-    """The transaction in ``data`` if its size, encoding, chain id, sender and signature pass."""
+def decode_checked(data: bytes, params: ChainParams, chain_id: str,
+                   check_sender: Callable[[str], None]) -> Transaction:
+    """The transaction in ``data`` if its size, encoding, chain id, sender (``check_sender``
+    raises ApiError if it is not admitted) and signature pass."""
     if len(data) > params.max_tx_bytes:
         raise ApiError("tx_too_large", f"transaction is {len(data)} bytes, the limit is {params.max_tx_bytes}", 413)
     try:
@@ -244,7 +258,7 @@ def decode_checked(data: bytes, params: ChainParams, chain_id: str, head: StateR
         raise ApiError("malformed_tx", f"malformed transaction: {exc}") from None
     if tx.chain_id != chain_id:
         raise ApiError("wrong_chain_id", f"transaction is for chain {tx.chain_id!r}, this is {chain_id!r}")
-    _refuse_if_not_permitted(admission.check_sender, head, tx.sender_address)
+    check_sender(tx.sender_address)
     if not tx.signature_valid():
         raise ApiError("bad_signature", "signature does not match the sender key and contents", 401)
     return tx
