@@ -28,6 +28,8 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_transfers.py
 	$(PY) bench/bench_vm.py
+	$(PY) bench/bench_gas_calibration.py
+	$(PY) bench/bench_queries.py
 	$(PY) bench/bench_smt.py
 	$(PY) bench/bench_testnet.py
 	$(PY) bench/bench_clearing.py
