@@ -40,6 +40,7 @@ from node.wal import ConsensusWal
 log = logging.getLogger("flexledger.bft")
 
 KIND_TXS, KIND_PROPOSAL, KIND_VOTE = 1, 2, 3  # KIND_TXS: a msgpack array of signed txs
+RELAYED_AHEAD = 0x80  # marks, in the seen set, messages relayed while this node was behind
 MAX_TXS_PER_FRAME = 500
 SEEN_LIMIT = 50_000
 SYNC_POLL = 2.0  # seconds between block-sync checks and rebroadcasts of a stuck height
@@ -111,16 +112,26 @@ class BftDriver:
                 except ApiError:
                     pass
             return
-        if kind not in (KIND_PROPOSAL, KIND_VOTE) or not self._first_time(kind, payload):
+        if kind not in (KIND_PROPOSAL, KIND_VOTE) or self._seen_key(kind, payload) in self._seen:
             return
         try:
             message = Proposal.from_bytes(payload) if kind == KIND_PROPOSAL else Vote.from_bytes(payload)
         except ValueError:
             log.warning("malformed consensus message from %s", peer)
             return
-        self.votes_received += isinstance(message, Vote)
         if message.height > self.chain.height + 1:
+            # This node is behind: it syncs first, and the engine may not be able to keep the
+            # message. It is not remembered as seen, so the peers' re-sends of their messages
+            # for that height still count once this node gets there (remembering it lost the
+            # prevotes sent while a restarted validator caught up, and stalled the height).
+            # It is relayed once, under its own key, so lagging nodes cannot bounce it forever.
             self.sync.wake.set()
+            if self._first_time(kind | RELAYED_AHEAD, payload):
+                self.network.broadcast(kind, payload, exclude=peer)
+            self._feed(message)
+            return
+        self._first_time(kind, payload)
+        self.votes_received += isinstance(message, Vote)
         if message.height == self.chain.height + 1:
             self.wal.append_received(message.height, _encode_message(message))
         self.network.broadcast(kind, payload, exclude=peer)
@@ -129,8 +140,12 @@ class BftDriver:
     def _feed(self, message: Proposal | Vote) -> None:
         self._engine(self.engine.on_proposal if isinstance(message, Proposal) else self.engine.on_vote, message)
 
+    @staticmethod
+    def _seen_key(kind: int, payload: bytes) -> bytes:
+        return bytes([kind]) + payload[:4096]
+
     def _first_time(self, kind: int, payload: bytes) -> bool:
-        key = bytes([kind]) + payload[:4096]
+        key = self._seen_key(kind, payload)
         if key in self._seen:
             return False
         self._seen[key] = None

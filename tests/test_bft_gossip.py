@@ -1,0 +1,54 @@
+"""The BFT driver's gossip: messages heard while a node is behind still count when it gets there.
+
+Issue 17: a restarted validator syncing to the head heard the others' prevotes for the head's
+next height, remembered them as seen and dropped them (its engine could not hold them yet);
+the peers' re-sends were then ignored as duplicates, and the height stalled.
+"""
+import asyncio
+from types import SimpleNamespace
+
+from consensus.messages import PREVOTE, Vote
+from node.bftdriver import KIND_VOTE, BftDriver
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return lambda *args, **kw: self.calls.append((name, args)) or []
+
+
+def driver_at(height: int) -> tuple[BftDriver, Recorder, Recorder]:
+    chain = SimpleNamespace(height=height)
+    service = SimpleNamespace(chain=chain, on_tx_admitted=None, consensus_status=None)
+    engine, network = Recorder(), Recorder()
+    sync = SimpleNamespace(wake=asyncio.Event())
+    driver = BftDriver(service, engine, SimpleNamespace(), network, Recorder(), sync)
+    return driver, engine, network
+
+
+def prevote(height: int) -> bytes:
+    return Vote(PREVOTE, height, 0, b"\x11" * 32, "0x" + "ab" * 20, b"\x22" * 64).to_bytes()
+
+
+def fed(engine: Recorder) -> int:
+    return sum(name == "on_vote" for name, _ in engine.calls)
+
+
+def test_a_vote_heard_while_behind_counts_when_sent_again_at_its_height():
+    driver, engine, network = driver_at(height=10)          # deciding 11; the vote is for 28
+    driver.on_frame("0xpeer", KIND_VOTE, prevote(28))
+    assert driver.sync.wake.is_set() and fed(engine) == 1
+    driver.service.chain.height = 27                        # synced: now deciding 28
+    driver.on_frame("0xpeer", KIND_VOTE, prevote(28))       # the peer's re-send
+    assert fed(engine) == 2
+    driver.on_frame("0xpeer", KIND_VOTE, prevote(28))       # a duplicate at its height is dropped
+    assert fed(engine) == 2
+
+
+def test_a_vote_heard_while_behind_is_relayed_once():
+    driver, _, network = driver_at(height=10)
+    for _ in range(3):
+        driver.on_frame("0xpeer", KIND_VOTE, prevote(28))
+    assert sum(name == "broadcast" for name, _ in network.calls) == 1
