@@ -11,7 +11,7 @@ and the largest deviation between the two (voltage in p.u., loading in percentag
   and depress voltages in many MTUs, so that the verdict carries a curtailment proposal;
 - ``power flow only``: ``PowerFlow.solve`` for the 96 MTUs, cold.
 
-    cd /work/main && .venv/bin/python bench/bench_grid.py [--repeat 5] [--seed 1]
+    .venv/bin/python bench/bench_grid.py [--repeat 5] [--seed 1]
 """
 
 import argparse
@@ -105,7 +105,7 @@ def main() -> None:
           f" {len(heavy_verdict.curtailment)} curtailments, resolves: {heavy_verdict.resolves})")
     print(f"{'power flow only':<40} {t_pf:8.3f} s   {t_runpp / t_pf:6.1f}x faster than runpp")
     print(f"max deviation from runpp: voltage {dv:.2e} p.u., loading {dl:.2e} percentage points")
-    print("reproduce: cd /work/main && .venv/bin/python bench/bench_grid.py "
+    print("reproduce: .venv/bin/python bench/bench_grid.py "
           f"--repeat {args.repeat} --seed {args.seed}")
 
 

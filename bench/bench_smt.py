@@ -4,7 +4,7 @@ proof generation and verification.
 Every rate is also shown as a ratio to this machine's sha256 rate on 64-byte
 inputs, measured in the same run, so figures compare across machines.
 
-    cd /work/main && .venv/bin/python bench/bench_smt.py [--n 100000]
+    .venv/bin/python bench/bench_smt.py [--n 100000]
 """
 
 import argparse
@@ -89,7 +89,7 @@ def main() -> None:
     report("verify (half absent)", PROOFS, time.perf_counter() - start, "proofs", hash_rate)
     assert ok == PROOFS, f"only {ok} of {PROOFS} proofs verified"
     print(f"mean proof length {statistics.mean(len(p.siblings) for p in proofs):.1f} siblings")
-    print(f"reproduce: cd /work/main && .venv/bin/python bench/bench_smt.py --n {args.n} --seed {args.seed}")
+    print(f"reproduce: .venv/bin/python bench/bench_smt.py --n {args.n} --seed {args.seed}")
 
 
 if __name__ == "__main__":
