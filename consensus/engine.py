@@ -17,6 +17,8 @@ is not in the validator set, follows and decides but never signs.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from consensus.actions import Action, Broadcast, BuildBlock, Decide, EvidenceFound, ScheduleTimeout
 from consensus.blocks import BlockChecks
 from consensus.buffer import FutureBuffer
@@ -27,10 +29,38 @@ from consensus.timeouts import TimeoutConfig
 from consensus.types import Commit, CommitSignature, ValidatorSet
 from consensus.votes import HeightVotes
 
-__all__ = ["Engine", "Signer", "TimeoutConfig"]
+__all__ = ["Engine", "RoundState", "STEP_NAMES", "Signer", "TimeoutConfig"]
 
 PROPOSAL_KIND = 0  # (height, round, kind) keys of signed messages: 0 for proposals, else the vote type
 MAX_PROPOSALS_PER_ROUND = 4  # distinct signed proposals kept per round: bounds an equivocating proposer
+
+
+STEP_NAMES = {STEP_NEW_HEIGHT: "new-height", STEP_PROPOSE: "propose", STEP_PREVOTE: "prevote",
+              STEP_PRECOMMIT: "precommit"}
+STEP_COMMIT_NAME = "commit"  # the height is decided; the node commits it and starts the next one
+
+
+@dataclass(frozen=True)
+class RoundState:
+    """What the engine holds for its current height and round, for status and diagnostics."""
+
+    height: int
+    round: int
+    step: str                    # a word: new-height, propose, prevote, precommit or commit
+    proposer: str                # address of the round's proposer
+    proposal: bytes | None       # block hash of the round's first proposal held, or None
+    prevotes: dict[str, bytes]   # validator address -> block hash it prevoted in this round (NIL: nil)
+    precommits: dict[str, bytes]  # the same for precommits
+    validators: ValidatorSet
+
+    def power(self, addresses) -> int:
+        """Voting power of ``addresses`` in this height's validator set."""
+        wanted = set(addresses)
+        return sum(v.power for v in self.validators.validators if v.address in wanted)
+
+    def missing(self, votes: dict[str, bytes]) -> list[str]:
+        """Addresses of the validators without a vote in ``votes``, in validator-set order."""
+        return [v.address for v in self.validators.validators if v.address not in votes]
 
 
 def _kind(message: Proposal | Vote) -> int:
@@ -126,6 +156,23 @@ class Engine:
         if self._validators is None:
             raise ValueError("no validator set before start_height")
         return proposer(self._validators, height, round_)
+
+    @property
+    def step_name(self) -> str:
+        """The step as a word: ``commit`` once the height is decided, else the name of ``step``."""
+        return STEP_COMMIT_NAME if self._validators is not None and self._decided else STEP_NAMES[self.step]
+
+    def round_state(self) -> RoundState | None:
+        """Which validators' prevotes and precommits this engine holds for its current height
+        and round (the first vote of each; for which block), and whether it holds the round's
+        proposal. None before ``start_height``. Changes nothing."""
+        if self._validators is None:
+            return None
+        proposals = self._proposals.get(self.round, [])
+        return RoundState(self.height, self.round, self.step_name, self.proposer(self.height, self.round),
+                          proposals[0].block_hash if proposals else None,
+                          self._votes.voters(PREVOTE, self.round), self._votes.voters(PRECOMMIT, self.round),
+                          self._validators)
 
     # -- per-height state --------------------------------------------------------------------
     def _reset(self, height: int, validators: ValidatorSet) -> None:

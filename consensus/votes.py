@@ -80,3 +80,9 @@ class HeightVotes:
     def votes_for(self, vote_type: int, round_: int, block_hash: bytes) -> list[Vote]:
         tally = self._rounds.get((vote_type, round_))
         return [] if tally is None else list(tally.by_block.get(block_hash, {}).values())
+
+    def voters(self, vote_type: int, round_: int) -> dict[str, bytes]:
+        """Validator address -> the block hash (NIL for nil) of its first vote of this type and
+        round: who this node has heard from, for status and diagnostics. Read-only."""
+        tally = self._rounds.get((vote_type, round_))
+        return {} if tally is None else {address: vote.block_hash for address, vote in tally.first.items()}
