@@ -13,6 +13,11 @@ Votes are not sent once and forgotten: a node sends its own messages for the cur
 to every peer that links up (a restarted node, a healed partition), and rebroadcasts them
 while the height does not advance. Without this, validators waiting in a high round for
 votes that were sent while a peer was down would wait forever.
+
+For operators, ``status`` (the ``consensus`` section of ``/status``) names the validators whose
+prevotes and precommits this node holds for its current round, and a height that takes more
+than ``STALL_FACTOR`` times the target block time is logged once as a WARNING naming the
+missing votes (see ``stall_after``).
 """
 from __future__ import annotations
 
@@ -23,9 +28,9 @@ from collections import OrderedDict
 
 import msgpack
 
-from consensus.engine import Engine
+from consensus.engine import Engine, RoundState
 from consensus.messages import (Broadcast, BuildBlock, CheckBlock, Decide, DuplicateVoteEvidence, EvidenceFound,
-                                Proposal, ScheduleTimeout, Vote)
+                                NIL, Proposal, ScheduleTimeout, Vote)
 from node.block import Block, BlockFormatError
 from node.blocksync import BlockSync
 from node.chain import ChainError
@@ -45,11 +50,12 @@ MAX_TXS_PER_FRAME = 500
 SEEN_LIMIT = 50_000
 SYNC_POLL = 2.0  # seconds between block-sync checks and rebroadcasts of a stuck height
 EVIDENCE_GAS = 1_000_000
+STALL_FACTOR = 10  # a height taking this many target block times is logged as a stall
 
 
 class BftDriver:
     def __init__(self, service: NodeService, engine: Engine, node_key: KeyPair, network: PeerNetwork,
-                 wal: ConsensusWal, sync: BlockSync):
+                 wal: ConsensusWal, sync: BlockSync, clock=time.monotonic):
         self.service = service
         self.chain = service.chain
         self.engine = engine
@@ -62,6 +68,9 @@ class BftDriver:
         self.failure: Exception | None = None
         self.votes_received = 0
         self._outgoing_txs: list[bytes] = []
+        self._clock = clock  # seconds, monotonic; injectable for tests
+        self._height_started = clock()
+        self._stall_warned = -1  # the height whose stall was logged
         network.on_link = self._resend_to
         service.on_tx_admitted = self._gossip_tx
         service.consensus_status = self.status
@@ -95,6 +104,8 @@ class BftDriver:
             timer.cancel()
         self._timers.clear()
         self.wal.start_height(height)
+        self._height_started = self._clock()
+        self._timers.append(asyncio.get_running_loop().call_later(self.stall_after, self._on_stall_timer))
         self._engine(self.engine.start_height, height, self.chain.validators(height))
 
     # -- from peers --------------------------------------------------------------------------
@@ -275,14 +286,89 @@ class BftDriver:
         except ApiError as exc:
             log.warning("could not submit evidence: %s", exc.message)
 
+    # -- status and diagnostics ------------------------------------------------------------------
+    @property
+    def target_block_time(self) -> float:
+        """The block time the operator configured for a validator: the pause between a decision
+        and the next height (``timeouts.commit`` in the node config). ``block_interval`` paces
+        only dev nodes."""
+        return self.engine.timeouts.commit
+
+    @property
+    def stall_after(self) -> float:
+        """Seconds at one height before it is logged as a stall: ``STALL_FACTOR`` times the
+        target block time, but at least the round-0 timeouts (propose + prevote + precommit),
+        so that a commit pause of 0 does not report every height."""
+        t = self.engine.timeouts
+        return max(STALL_FACTOR * self.target_block_time, t.propose + t.prevote + t.precommit)
+
+    def _on_stall_timer(self) -> None:
+        if not self.check_stall() and self._stall_warned != self.engine.height and self.failure is None:
+            remaining = max(self.stall_after - (self._clock() - self._height_started), 0.05)
+            self._timers.append(asyncio.get_running_loop().call_later(remaining, self._on_stall_timer))
+
+    def check_stall(self) -> bool:
+        """Log one WARNING per height once it has taken longer than ``stall_after``, naming the
+        round, step and missing votes. True if it logged now."""
+        state = self.engine.round_state()
+        elapsed = self._clock() - self._height_started
+        if state is None or self._stall_warned == state.height or elapsed <= self.stall_after:
+            return False
+        self._stall_warned = state.height
+        log.warning("stall: %s; %.1f s at this height, over the %g s limit (%dx the %g s block time, timeouts.commit, "
+                    "and at least the round-0 timeouts)", describe_stall(state), elapsed, self.stall_after,
+                    STALL_FACTOR, self.target_block_time)
+        return True
+
     def status(self) -> dict:
-        return {"height": self.engine.height, "round": self.engine.round, "step": self.engine.step,
-                "peers": self.network.connected(), "votes": self.votes_received}
+        """The ``consensus`` section of ``/status``."""
+        doc = {"height": self.engine.height, "round": self.engine.round, "step": self.engine.step_name,
+               "since": round(self._clock() - self._height_started, 3), "peers": self.network.connected(),
+               "votes": self.votes_received}
+        state = self.engine.round_state()
+        if state is not None:
+            names = _names(state)
+            validators = state.validators
+            doc.update(validator=names.get(self.node_key.address), proposer=names[state.proposer],
+                       proposal=state.proposal is not None,
+                       proposal_block=_short(state.proposal) if state.proposal is not None else None,
+                       total_power=validators.total_power, quorum=validators.quorum(),
+                       prevotes=_tally(state, state.prevotes, names),
+                       precommits=_tally(state, state.precommits, names))
+        return doc
 
     def close(self) -> None:
         for timer in self._timers:
             timer.cancel()
         self.wal.close()
+
+
+def _names(state: RoundState) -> dict[str, str]:
+    return {v.address: v.name or v.address for v in state.validators.validators}
+
+
+def _short(block_hash: bytes) -> str:
+    return "nil" if block_hash == NIL else block_hash.hex()[:8]
+
+
+def _tally(state: RoundState, votes: dict[str, bytes], names: dict[str, str]) -> dict:
+    """Votes of one type in the round, by validator name: for which block (hash prefix or nil),
+    their voting power, and the validators not heard from."""
+    return {"votes": {name: _short(votes[a]) for a, name in names.items() if a in votes}, "power": state.power(votes),
+            "missing": [names[a] for a in state.missing(votes)]}
+
+
+def describe_stall(state: RoundState) -> str:
+    """E.g. ``height 21 round 1 prevote: prevotes from dso, agg1 (nil); missing agg2, agg3 (power 20
+    of 40, quorum 27); proposal from agg2 held``: the votes the current step waits for."""
+    names = _names(state)
+    kind, votes = (("precommits", state.precommits) if state.step in ("precommit", "commit")
+                   else ("prevotes", state.prevotes))
+    has = ", ".join(name + (" (nil)" if votes[a] == NIL else "") for a, name in names.items() if a in votes) or "none"
+    missing = ", ".join(names[a] for a in state.missing(votes)) or "none"
+    return (f"height {state.height} round {state.round} {state.step}: {kind} from {has}; missing {missing} "
+            f"(power {state.power(votes)} of {state.validators.total_power}, quorum {state.validators.quorum()}); "
+            f"proposal from {names[state.proposer]} {'held' if state.proposal is not None else 'missing'}")
 
 
 def _encode_message(message: Proposal | Vote) -> bytes:
