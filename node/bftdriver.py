@@ -333,8 +333,10 @@ class BftDriver:
                        proposal=state.proposal is not None,
                        proposal_block=_short(state.proposal) if state.proposal is not None else None,
                        total_power=validators.total_power, quorum=validators.quorum(),
-                       prevotes=_tally(state, state.prevotes, names),
-                       precommits=_tally(state, state.precommits, names))
+                       prevotes=_votes(state.prevotes, names), prevote_power=state.power(state.prevotes),
+                       missing_prevotes=[names[a] for a in state.missing(state.prevotes)],
+                       precommits=_votes(state.precommits, names), precommit_power=state.power(state.precommits),
+                       missing_precommits=[names[a] for a in state.missing(state.precommits)])
         return doc
 
     def close(self) -> None:
@@ -351,11 +353,10 @@ def _short(block_hash: bytes) -> str:
     return "nil" if block_hash == NIL else block_hash.hex()[:8]
 
 
-def _tally(state: RoundState, votes: dict[str, bytes], names: dict[str, str]) -> dict:
-    """Votes of one type in the round, by validator name: for which block (hash prefix or nil),
-    their voting power, and the validators not heard from."""
-    return {"votes": {name: _short(votes[a]) for a, name in names.items() if a in votes}, "power": state.power(votes),
-            "missing": [names[a] for a in state.missing(votes)]}
+def _votes(votes: dict[str, bytes], names: dict[str, str]) -> dict[str, str]:
+    """Votes of one type in the round by validator name, in validator-set order: the block
+    they are for (hash prefix, or nil)."""
+    return {name: _short(votes[a]) for a, name in names.items() if a in votes}
 
 
 def describe_stall(state: RoundState) -> str:

@@ -1,6 +1,7 @@
 """What an operator sees in a stall (issue 17): the driver's consensus status names the votes
 held for the current round, and a height that takes too long is logged once as a WARNING."""
 import asyncio
+import json
 import logging
 from types import SimpleNamespace
 
@@ -100,5 +101,7 @@ def test_status_names_the_round_votes_by_validator():
                                 "total_power", "quorum", "peers")} == {
         "height": 1, "round": 0, "step": "prevote", "since": 2.5, "validator": "v0", "proposer": "v1",
         "proposal": False, "total_power": 4, "quorum": 3, "peers": []}
-    assert doc["prevotes"] == {"votes": {"v0": "nil", "v3": "nil"}, "power": 2, "missing": ["v1", "v2"]}
-    assert doc["precommits"] == {"votes": {}, "power": 0, "missing": ["v0", "v1", "v2", "v3"]}
+    assert (doc["prevotes"], doc["prevote_power"], doc["missing_prevotes"]) == ({"v0": "nil", "v3": "nil"}, 2,
+                                                                               ["v1", "v2"])
+    assert (doc["precommits"], doc["precommit_power"], doc["missing_precommits"]) == ({}, 0, ["v0", "v1", "v2", "v3"])
+    assert json.loads(json.dumps(doc)) == doc
