@@ -27,7 +27,7 @@ def register(sub) -> None:
     up.add_argument("--validators", type=int, default=4, help="number of validators (default 4)")
     up.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for finalized blocks")
     up.add_argument("--no-oracle", action="store_true", help="do not start the grid oracle")
-    command("status", "height, round and peers of each node", testnet_status)
+    command("status", "height, round, step, peers and the votes held for the round, per node", testnet_status)
     logs = command("logs", "print a node's (or the grid oracle's) log", testnet_logs, node=True)
     logs.add_argument("--lines", type=int, default=50)
     down = command("down", "stop every node and the grid oracle", testnet_down)
@@ -66,11 +66,33 @@ def testnet_up(ctx: Context, args) -> None:
     print(f"wallet (token issuer key 'issuer'): --home {layout.wallet}")
 
 
+def _votes_held(row: dict) -> str:
+    """E.g. ``prevotes dso,agg1,agg2:nil; precommits dso``: whose votes of the current round a
+    node holds (``:nil`` marks a nil vote)."""
+    parts = []
+    for kind in ("prevotes", "precommits"):
+        votes = row.get(kind)
+        if isinstance(votes, dict):
+            names = ",".join(name + (":nil" if block == "nil" else "") for name, block in votes.items())
+            parts.append(f"{kind} {names or '-'}")
+    return "; ".join(parts) or "-"
+
+
 def _print_status(net: Testnet) -> None:
-    print(f"{'node':8s} {'running':8s} {'height':>7s} {'round':>6s} {'peers':>6s}  api")
-    for row in net.status():
-        print(f"{row['name']:8s} {'yes' if row['running'] else 'no':8s} {str(row['height']):>7s} "
-              f"{str(row['round']):>6s} {str(row['peers']):>6s}  {row['api']}")
+    rows = net.status()
+    held = [_votes_held(row) for row in rows]
+    width = max([len("votes this round"), *map(len, held)])
+
+    def shown(value) -> str:
+        return "-" if value is None else str(value)
+
+    print(f"{'node':8s} {'running':8s} {'height':>7s} {'round':>6s} {'step':11s} {'for':>7s} {'peers':>6s}  "
+          f"{'votes this round':{width}s}  api")
+    for row, votes in zip(rows, held):
+        since = f"{row['since']:.1f}s" if isinstance(row.get("since"), (int, float)) else "-"
+        print(f"{row['name']:8s} {'yes' if row['running'] else 'no':8s} {shown(row['height']):>7s} "
+              f"{shown(row['round']):>6s} {shown(row.get('step')):11s} {since:>7s} {shown(row['peers']):>6s}  "
+              f"{votes:{width}s}  {row['api']}")
     if net.layout.oracle:
         print(f"{ORACLE:8s} {'yes' if net.pid(ORACLE) else 'no':8s}  grid oracle, home {net.layout.oracle}")
 

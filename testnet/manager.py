@@ -169,6 +169,10 @@ class Testnet:
         raise TestnetError(f"not every node reached height {height} within {timeout:g} s: {heights}")
 
     def status(self) -> list[dict]:
+        """Per node: committed height and, from its ``/status`` consensus section, the round and
+        step it is in, seconds at the height, peers, and the votes it holds for the round
+        (``prevotes``/``precommits``: validator name -> block hash prefix or nil). None where a
+        node does not answer."""
         rows = []
         for entry in self.layout.nodes:
             row = {"name": entry.name, "address": entry.address, "api": entry.api_url,
@@ -176,9 +180,13 @@ class Testnet:
             try:
                 doc = self.client(entry.name).status()
                 consensus = doc.get("consensus") or {}
-                row.update(height=doc["height"], round=consensus.get("round"), peers=len(consensus.get("peers", [])))
+                row.update(height=doc["height"], round=consensus.get("round"), step=consensus.get("step"),
+                           since=consensus.get("since"), peers=len(consensus.get("peers", [])),
+                           proposer=consensus.get("proposer"), proposal=consensus.get("proposal"),
+                           prevotes=consensus.get("prevotes"), precommits=consensus.get("precommits"))
             except ClientError:
-                row.update(height=None, round=None, peers=None)
+                row.update(height=None, round=None, step=None, since=None, peers=None, proposer=None, proposal=None,
+                           prevotes=None, precommits=None)
             rows.append(row)
         return rows
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from cli.main import main as cli_main
+
 from consensus.messages import PREVOTE, PRECOMMIT, Vote
 from node.bftdriver import KIND_VOTE
 from node.p2p import PeerInfo, PeerNetwork
@@ -16,6 +18,7 @@ from tests.chainkit import wait_until
 from tests.testnetkit import assert_stalled, node_key, running_testnet, wait_progress
 
 ALL = ["dso", "agg1", "agg2", "agg3"]
+STEPS = ("new-height", "propose", "prevote", "precommit", "commit")
 
 
 def _clients(net, names):
@@ -28,6 +31,7 @@ def test_crash_faults_halt_without_quorum_and_resume_with_sync(tmp_path):
         wait_progress(net, ["dso", "agg1", "agg2"], blocks=3)  # f = 1 crashed: still finalizing
         net.kill("agg2")
         assert_stalled(net, ["dso", "agg1"])                  # 2 of 4 down: nothing finalized
+        assert_stall_explained(net, "dso", "agg3")
         net.start("agg2")
         wait_progress(net, ["dso", "agg1", "agg2"], blocks=2)  # quorum back: the chain resumes
         net.start("agg3")                                     # far behind: catches up by block sync
@@ -45,10 +49,36 @@ def test_two_two_partition_stalls_then_heals(tmp_path):
         check_no_fork(_clients(net, ALL))
 
 
-def test_status_and_metrics_report_consensus(tmp_path):
+def assert_stall_explained(net, name, gone):
+    """``name``'s /status and its log (one WARNING for the stalled height) name validator ``gone``
+    (down since before the height began) among the missing votes, and too little power held."""
+    consensus = net.client(name).status()["consensus"]
+    assert gone in consensus["missing_prevotes"] and gone in consensus["missing_precommits"], consensus
+    assert consensus["since"] > 3 and consensus["quorum"] == 27 and consensus["total_power"] == 40, consensus
+    log = (Path(net.layout.node(name).home) / "node.log").read_text()
+    stalls = [line for line in log.splitlines() if f"stall: height {consensus['height']} " in line]
+    assert len(stalls) == 1 and "WARNING" in stalls[0], stalls
+    missing = stalls[0].split("; missing ")[1].split(" (power ")[0].split(", ")
+    held = int(stalls[0].split(" (power ")[1].split()[0])
+    assert gone in missing and held < 27, stalls[0]
+
+
+def test_status_and_metrics_report_consensus(tmp_path, capsys):
     with running_testnet(tmp_path) as net:
         rows = net.status()
         assert all(r["running"] and r["height"] >= 2 and r["peers"] == 3 for r in rows), rows
+        assert all(r["step"] in STEPS and isinstance(r["prevotes"], dict) for r in rows), rows
+        consensus = net.client("dso").status()["consensus"]
+        assert consensus["step"] in STEPS and consensus["validator"] == "dso" and consensus["proposer"] in ALL
+        assert {"height", "round", "since", "proposal", "prevote_power", "precommit_power", "quorum", "total_power",
+                "missing_prevotes", "missing_precommits", "peers", "votes"} <= set(consensus)
+        assert set(consensus["prevotes"]) | set(consensus["missing_prevotes"]) == set(ALL)
+        assert consensus["prevote_power"] == sum(10 for _ in consensus["prevotes"])
+        assert cli_main(["testnet", "status", "--dir", str(tmp_path)]) in (0, None)
+        out = capsys.readouterr().out.splitlines()
+        assert out[0].split()[:8] == ["node", "running", "height", "round", "step", "for", "peers", "votes"]
+        assert [line.split()[0] for line in out[1:5]] == ALL and all(" yes " in line for line in out[1:5])
+        assert all("prevotes " in line and "precommits " in line for line in out[1:5]), out
         metrics = urllib.request.urlopen(net.layout.node("dso").api_url + "/metrics", timeout=5).read().decode()
         assert "flexledger_height " in metrics and "flexledger_peers 3" in metrics
         votes = next(line for line in metrics.splitlines() if line.startswith("flexledger_votes_received_total "))
