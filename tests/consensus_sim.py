@@ -13,6 +13,25 @@ Like the node's gossip, honest nodes relay every message the first time they see
 node that hears from two or more heights ahead gets the decided block of its height and its
 commit from that peer (block sync), since the engine buffers only the next two heights.
 
+The gossip rules of node/bftdriver.py are modelled (``Gossip``), so that issue 17 can be
+replayed: a node's seen set drops a message heard before, without feeding it to the engine;
+a message for a height above the node's chain height + 1 is not remembered as seen (only
+relayed once), so the peers' re-sends still count once the node gets there
+(``Gossip(remember_ahead=True)`` is the old rule that remembered everything); and an honest
+node resends its own messages for its current height to a peer that links up (a node coming
+up, a healed partition) and rebroadcasts them every ``SYNC_POLL`` while its height does not
+advance (``Gossip(regossip=False)`` turns both off). Received messages for the chain height
++ 1 are written to a WAL, replayed at a restart, as are the node's own messages.
+
+Crash faults (``Outage``): a node can be down from the start or from a time, and come back
+(or not). While down it receives nothing (messages to it are lost) and sends nothing; it
+was either killed (it restarts with its chain and WAL but a fresh engine and seen set) or
+frozen (it resumes with everything; its timeouts that fell due fire at resume). Coming up
+it catches up by block sync first, in batches from the reachable peer furthest ahead, as
+``BftDriver.run`` does, then enters consensus at the next height, usually after the others
+voted in it. ``on_enter`` is called whenever a node starts a height, so a test can inject a
+fault at that moment.
+
 Byzantine kinds: ``SILENT`` (crashed from the start); ``EQUIVOCATE`` (as proposer, signs two
 different blocks, the second a fresh one without proof-of-lock, and sends one to each half
 of its peers); ``DOUBLE_VOTE`` (with every vote, signs votes for the other blocks it knows
@@ -83,6 +102,30 @@ def block_is_valid(height: int, block_hash: bytes, block: bytes, invalid_propose
 
 
 SYNC_RETRY = 1.0  # seconds before a lagging node asks for the same block again
+SYNC_POLL = 2.0  # as node.bftdriver.SYNC_POLL: the period of block-sync checks and of rebroadcasts of a stuck height
+
+
+@dataclass(frozen=True)
+class Gossip:
+    """The driver's gossip rules (node/bftdriver.py); the defaults are the driver's."""
+
+    remember_ahead: bool = False  # True: the old rule (issue 17's cause), remember as seen even a message for a
+    # height above chain height + 1, which the engine may not be able to keep
+    regossip: bool = True  # resend own messages of the current height to a peer that links up, and rebroadcast
+    # them every SYNC_POLL while the height does not advance
+    rebroadcast_all: bool = False  # True: rebroadcast every message of the current height, not only the node's own
+    # (Tendermint's gossip of the votes a peer lacks); the driver rebroadcasts only its own
+
+
+@dataclass(frozen=True)
+class Outage:
+    """Validator ``node`` is down from ``start`` (0.0: from the start) until ``end`` (math.inf: for good).
+    ``restart``: it was killed, and comes back with its chain and WAL only; else it was frozen, and resumes."""
+
+    node: int
+    start: float
+    end: float = math.inf
+    restart: bool = True
 
 
 @dataclass(frozen=True)
@@ -125,6 +168,20 @@ class SyncBlock:
 
 
 @dataclass(frozen=True)
+class SyncRequest:
+    """Catch-up: the decided blocks from ``height`` on, please."""
+
+    height: int
+
+
+@dataclass(frozen=True)
+class SyncBatch:
+    """Catch-up: the answer to a ``SyncRequest``, decided blocks in order (none if not ahead)."""
+
+    blocks: tuple[SyncBlock, ...]
+
+
+@dataclass(frozen=True)
 class Decision:
     round: int
     block_hash: bytes
@@ -143,9 +200,24 @@ class SimNode:
     decisions: dict[int, Decision] = field(default_factory=dict)
     evidence: list[DuplicateVoteEvidence] = field(default_factory=list)
     seen: dict[int, set[Proposal | Vote]] = field(default_factory=dict)  # height -> messages relayed
+    relayed_ahead: set[Proposal | Vote] = field(default_factory=set)  # heard above chain height + 1, relayed once
     known_blocks: dict[int, set[bytes]] = field(default_factory=dict)  # height -> proposed hashes seen
     told: dict[int, bytes] = field(default_factory=dict)  # peer -> block hash this (malicious) node showed it
     sync_asked: dict[int, float] = field(default_factory=dict)  # height -> when
+    up: bool = True
+    epoch: int = 0  # bumped by a restart: the events of the killed process are void
+    started: bool = False  # the engine was started since the last (re)start
+    syncing: bool = False  # catching up by block sync before (re)entering consensus
+    deferred: list = field(default_factory=list)  # events that fell due while frozen
+    own: dict[int, list[Proposal | Vote]] = field(default_factory=dict)  # WAL: height -> messages signed
+    received: dict[int, list[Proposal | Vote]] = field(default_factory=dict)  # WAL: height -> messages received
+    entered: dict[int, float] = field(default_factory=dict)  # height -> when the engine last started it
+    dropped_as_seen: int = 0  # messages dropped by the seen set
+    halted: str | None = None  # the driver would stop: the engine decided a height block sync had committed
+
+    @property
+    def chain_height(self) -> int:
+        return max(self.decisions, default=0)
 
     def build(self, height: int, round_: int) -> tuple[bytes, bytes]:
         self.built += 1
@@ -155,7 +227,8 @@ class SimNode:
 class Simulation:
     def __init__(self, powers: list[int] | int = 4, seed: int = 0, byzantine: dict[int, str] | None = None,
                  network: Network = Network(), timeouts: TimeoutConfig = TimeoutConfig(),
-                 invalid_proposers: frozenset[int] = frozenset(), check_delay: float = 0.0):
+                 invalid_proposers: frozenset[int] = frozenset(), check_delay: float = 0.0,
+                 outages: tuple[Outage, ...] = (), gossip: Gossip = Gossip()):
         if isinstance(powers, int):
             powers = [1] * powers
         self.signers, self.validators = make_validators(powers)
@@ -163,7 +236,10 @@ class Simulation:
         self.network = network
         self.invalid_proposers = invalid_proposers
         self.check_delay = check_delay
+        self.timeouts = timeouts
+        self.gossip = gossip
         self.now = 0.0
+        self.on_enter: Callable[[SimNode, int], None] = lambda node, height: None
         self._events: list[tuple[float, int, Callable, tuple]] = []
         self._sequence = itertools.count()
         byzantine = byzantine or {}
@@ -172,30 +248,100 @@ class Simulation:
         self.nodes = [SimNode(i, byzantine.get(i, HONEST), s, Engine(CHAIN_ID, s, timeouts))
                       for i, s in enumerate(self.signers)]
         self.honest = [n for n in self.nodes if n.kind == HONEST]
+        down_for_good = {o.node for o in outages if o.end == math.inf}
+        self.live = [n for n in self.honest if n.index not in down_for_good]  # up at the end: they must decide
+        for outage in outages:
+            if outage.start <= 0.0:
+                self.nodes[outage.node].up = False
+            else:
+                self._at(outage.start, self.go_down, outage.node, outage.restart)
+            if outage.end < math.inf:
+                self._at(outage.end, self.come_up, outage.node)
         for node in self.nodes:
-            if node.kind != SILENT:
+            if node.kind != SILENT and node.up:
                 self._at(0.0, self._start, node)
+        for partition in network.partitions:
+            if partition.end < math.inf:
+                self._at(partition.end, self._healed, partition)
 
     # -- running ---------------------------------------------------------------------------------
     def run(self, heights: int, until: float) -> bool:
-        """Run until every honest node has decided ``heights`` heights, or the clock passes
-        ``until``; True in the first case."""
+        """Run until every live honest node (not down for good) has decided ``heights`` heights,
+        or the clock passes ``until``; True in the first case. A later call goes on from there."""
         while self._events and not self.all_decided(heights):
-            time, _, action, args = heapq.heappop(self._events)
-            if time > until:
+            event = heapq.heappop(self._events)
+            if event[0] > until:
+                heapq.heappush(self._events, event)
                 break
-            self.now = time
+            self.now, _, action, args = event
             action(*args)
         return self.all_decided(heights)
 
     def all_decided(self, heights: int) -> bool:
-        return all(all(h in n.decisions for h in range(1, heights + 1)) for n in self.honest)
+        return all(all(h in n.decisions for h in range(1, heights + 1)) for n in self.live)
 
     def _at(self, time: float, action: Callable, *args) -> None:
         heapq.heappush(self._events, (time, next(self._sequence), action, args))
 
+    def _later(self, delay: float, node: SimNode, action: Callable, *args) -> None:
+        """Run ``action`` of ``node`` after ``delay``; void if the node is killed meanwhile,
+        deferred to its resumption if it is frozen then."""
+        self._at(self.now + delay, self._node_event, node, node.epoch, action, args)
+
+    def _node_event(self, node: SimNode, epoch: int, action: Callable, args: tuple) -> None:
+        if epoch != node.epoch:
+            return
+        if not node.up:
+            node.deferred.append((action, args))
+            return
+        action(*args)
+
     def _start(self, node: SimNode) -> None:
-        self._handle(node, node.engine.start_height(1, self.validators))
+        """Start the engine at the height after the chain's (at time 0, or once caught up after
+        coming up), as ``BftDriver.run``: the WAL's own messages restored, its received ones replayed."""
+        node.started = True
+        height = node.chain_height + 1
+        node.engine.restore(node.own.get(height, []))
+        self._start_height(node, height)
+        for message in list(node.received.get(height, [])):
+            self._feed(node, message)
+        if self.gossip.regossip:
+            self._later(SYNC_POLL, node, self._poll, node, height - 1)
+
+    def _start_height(self, node: SimNode, height: int) -> None:
+        node.entered[height] = self.now
+        self._handle(node, node.engine.start_height(height, self.validators))
+        self.on_enter(node, height)
+
+    # -- crash faults ----------------------------------------------------------------------------
+    def go_down(self, index: int, restart: bool = True) -> None:
+        """Node ``index`` stops now: killed (``restart``), or frozen."""
+        node = self.nodes[index]
+        node.up = False
+        if restart:
+            node.epoch += 1
+            node.started = False
+            node.deferred.clear()
+
+    def come_up(self, index: int) -> None:
+        """Node ``index`` is back: a killed (or never started) one with its chain and WAL only.
+        Its peers link up with it, and it catches up by block sync before (re)entering consensus."""
+        node = self.nodes[index]
+        if node.up or node.kind == SILENT:
+            return
+        node.up = True
+        if not node.started:
+            node.engine = Engine(CHAIN_ID, node.signer, self.timeouts)
+            node.seen, node.relayed_ahead, node.sync_asked = {}, set(), {}
+        for peer in self.nodes:
+            if peer is not node and peer.up:
+                self._linked(peer, node)
+                self._linked(node, peer)
+        deferred, node.deferred = node.deferred, []
+        for action, args in deferred:
+            action(*args)
+        node.syncing = True
+        self._catch_up(node)
 
     # -- engine actions ------------------------------------------------------------------------
     def _handle(self, node: SimNode, actions: list) -> None:
@@ -203,20 +349,27 @@ class Simulation:
         while queue:
             action = queue.popleft()
             if isinstance(action, Broadcast):
+                own = node.own.setdefault(action.message.height, [])
+                if action.message not in own:
+                    own.append(action.message)
+                node.seen.setdefault(action.message.height, set()).add(action.message)
                 self._broadcast(node, action.message)
             elif isinstance(action, ScheduleTimeout):
-                self._at(self.now + action.delay, self._timeout, node, action.timeout)
+                self._later(action.delay, node, self._timeout, node, action.timeout)
             elif isinstance(action, BuildBlock):
                 block_hash, block = node.build(action.height, action.round)
                 queue.extend(node.engine.on_block_built(action.height, action.round, block_hash, block))
             elif isinstance(action, CheckBlock):
                 if self.check_delay:
-                    self._at(self.now + self.check_delay, self._check, node, action)
+                    self._later(self.check_delay, node, self._check, node, action)
                 else:
                     queue.extend(self._checked(node, action))
             elif isinstance(action, Decide):
+                if action.height in node.decisions:  # block sync committed it meanwhile
+                    node.halted = f"height {action.height} decided by the engine after block sync committed it"
+                    continue
                 self._decided(node, action.height, action.round, action.block_hash, action.block, action.commit, False)
-                queue.extend(node.engine.start_height(action.height + 1, self.validators))
+                self._start_height(node, action.height + 1)
             elif isinstance(action, EvidenceFound):
                 node.evidence.append(action.evidence)
             else:
@@ -236,7 +389,6 @@ class Simulation:
                  synced: bool) -> None:
         assert height not in node.decisions, f"node {node.index} decided height {height} twice"
         node.decisions[height] = Decision(round_, block_hash, block, commit, synced)
-        node.seen = {h: seen for h, seen in node.seen.items() if h > height}
         node.told.clear()
 
     # -- the network -----------------------------------------------------------------------------
@@ -267,35 +419,101 @@ class Simulation:
             for peer in peers:
                 self._send(node, peer, message)
 
-    def _send(self, node: SimNode, peer: int, message: Proposal | Vote | SyncBlock) -> None:
+    def _send(self, node: SimNode, peer: int, message: Proposal | Vote | SyncBlock | SyncRequest | SyncBatch) -> None:
+        if not node.up:
+            return
         copies = 2 if self.rng.random() < self.network.duplicate else 1
         for _ in range(copies):
             arrival = self.network.arrival(self.rng, node.index, peer, self.now)
             if arrival < math.inf:
                 self._at(arrival, self._deliver, node.index, peer, message)
 
-    def _deliver(self, source: int, destination: int, message: Proposal | Vote | SyncBlock) -> None:
+    def _deliver(self, source: int, destination: int, message) -> None:
         node = self.nodes[destination]
-        if node.kind == SILENT:
+        if node.kind == SILENT or not node.up:
             return
         if isinstance(message, SyncBlock):
             self._synced(node, message)
-            return
-        if message.height > node.engine.height + 1:
+        elif isinstance(message, SyncRequest):
+            self._send(node, source, SyncBatch(tuple(self._sync_block(node, h) for h in
+                                                     range(message.height, node.chain_height + 1))))
+        elif isinstance(message, SyncBatch):
+            self._caught_up(node, source, message)
+        elif node.kind != HONEST:
+            node.seen.setdefault(message.height, set()).add(message)
+            self._feed(node, message)
+        else:
+            self._gossip_in(node, source, message)
+
+    def _gossip_in(self, node: SimNode, source: int, message: Proposal | Vote) -> None:
+        """``BftDriver.on_frame`` for a consensus message."""
+        if message.height > node.engine.height + 1 and not node.syncing:
             self._ask_sync(node, self.nodes[source])
         seen = node.seen.setdefault(message.height, set())
-        if node.kind == HONEST and message not in seen:
-            for peer in range(len(self.nodes)):
-                if peer not in (source, node.index):
-                    self._send(node, peer, message)
+        if message in seen:
+            node.dropped_as_seen += 1
+            return
+        if message.height > node.chain_height + 1 and not self.gossip.remember_ahead:
+            if message not in node.relayed_ahead:  # relayed once, not remembered as seen
+                node.relayed_ahead.add(message)
+                self._relay(node, source, message)
+            self._feed(node, message)
+            return
         seen.add(message)
+        if message.height == node.chain_height + 1:
+            node.received.setdefault(message.height, []).append(message)
+        self._relay(node, source, message)
+        self._feed(node, message)
+
+    def _relay(self, node: SimNode, source: int, message: Proposal | Vote) -> None:
+        for peer in range(len(self.nodes)):
+            if peer not in (source, node.index):
+                self._send(node, peer, message)
+
+    def _feed(self, node: SimNode, message: Proposal | Vote) -> None:
         if isinstance(message, Proposal):
             node.known_blocks.setdefault(message.height, set()).add(message.block_hash)
             self._handle(node, node.engine.on_proposal(message))
         else:
             self._handle(node, node.engine.on_vote(message))
 
+    # -- re-gossip -------------------------------------------------------------------------------
+    def _regossiped(self, node: SimNode) -> list[Proposal | Vote]:
+        """What ``node`` sends again: its own messages for the height after its chain's (and,
+        with ``Gossip.rebroadcast_all``, those it received for that height)."""
+        height = node.chain_height + 1
+        messages = list(node.own.get(height, []))
+        if self.gossip.rebroadcast_all:
+            messages += [m for m in node.received.get(height, []) if m not in messages]
+        return messages
+
+    def _linked(self, node: SimNode, peer: SimNode) -> None:
+        """``BftDriver._resend_to``: ``peer`` linked up with ``node``."""
+        if self.gossip.regossip and node.kind == HONEST and node.up:
+            for message in self._regossiped(node):
+                self._send(node, peer.index, message)
+
+    def _healed(self, partition: Partition) -> None:
+        before = self.now - 1e-9
+        for node in self.nodes:
+            for peer in self.nodes:
+                if node is not peer and peer.up and partition.separates(node.index, peer.index, before):
+                    self._linked(node, peer)
+
+    def _poll(self, node: SimNode, height: int) -> None:
+        """Every SYNC_POLL (``BftDriver.run``): rebroadcast if the chain did not advance."""
+        if node.started and node.chain_height == height and not node.syncing:
+            for message in self._regossiped(node):
+                for peer in range(len(self.nodes)):
+                    if peer != node.index:
+                        self._send(node, peer, message)
+        self._later(SYNC_POLL, node, self._poll, node, node.chain_height)
+
     # -- block sync ------------------------------------------------------------------------------
+    def _sync_block(self, node: SimNode, height: int) -> SyncBlock:
+        decision = node.decisions[height]
+        return SyncBlock(height, decision.block_hash, decision.block, decision.commit)
+
     def _ask_sync(self, node: SimNode, peer: SimNode) -> None:
         height = node.engine.height
         decision = peer.decisions.get(height)
@@ -304,15 +522,52 @@ class Simulation:
         node.sync_asked[height] = self.now
         self._send(peer, node.index, SyncBlock(height, decision.block_hash, decision.block, decision.commit))
 
-    def _synced(self, node: SimNode, sync: SyncBlock) -> None:
-        if sync.height != node.engine.height or sync.height in node.decisions:
-            return
+    def _apply(self, node: SimNode, sync: SyncBlock) -> bool:
+        """Commit a synced block if it is the next one and its commit is valid."""
+        if sync.height != node.chain_height + 1:
+            return False
         if (sync.commit.verify(CHAIN_ID, self.validators) is not None or sync.commit.height != sync.height
                 or sync.commit.block_hash != sync.block_hash
                 or not block_is_valid(sync.height, sync.block_hash, sync.block, self.invalid_proposers)):
-            return
+            return False
         self._decided(node, sync.height, sync.commit.round, sync.block_hash, sync.block, sync.commit, True)
-        self._handle(node, node.engine.start_height(sync.height + 1, self.validators))
+        return True
+
+    def _synced(self, node: SimNode, sync: SyncBlock) -> None:
+        if node.syncing or sync.height != node.engine.height or not self._apply(node, sync):
+            return
+        self._start_height(node, sync.height + 1)
+
+    def _catch_up(self, node: SimNode) -> None:
+        """``BlockSync.catch_up``: ask the reachable peer furthest ahead for its blocks; none is
+        ahead: enter consensus. Asked again after SYNC_POLL if the answer does not come."""
+        peers = [p for p in self.nodes if p is not node and p.up and p.kind != SILENT
+                 and not any(part.separates(node.index, p.index, self.now) for part in self.network.partitions)]
+        ahead = max(peers, key=lambda p: p.chain_height, default=None)
+        if ahead is None or ahead.chain_height <= node.chain_height:
+            self._enter(node)
+            return
+        self._send(node, ahead.index, SyncRequest(node.chain_height + 1))
+        self._later(SYNC_POLL, node, self._retry_catch_up, node, node.chain_height)
+
+    def _retry_catch_up(self, node: SimNode, height: int) -> None:
+        if node.syncing and node.chain_height == height:
+            self._catch_up(node)
+
+    def _caught_up(self, node: SimNode, source: int, batch: SyncBatch) -> None:
+        if not node.syncing:
+            return
+        for sync in batch.blocks:
+            self._apply(node, sync)
+        self._catch_up(node)
+
+    def _enter(self, node: SimNode) -> None:
+        """Caught up: start the engine (killed or new node), or move a frozen one to the head."""
+        node.syncing = False
+        if not node.started:
+            self._start(node)
+        elif node.engine.height <= node.chain_height:
+            self._start_height(node, node.chain_height + 1)
 
     # -- checks ----------------------------------------------------------------------------------
     def check_safety(self) -> None:
