@@ -59,7 +59,8 @@ OPENAPI = {
         "/proof": {"get": _op("A value in the state with its sparse-Merkle proof against the head state root", [
             _query_param("contract", "contract address (with key)"), _query_param("key", "storage key"),
             _query_param("account", "account address (nonce proof)"), _query_param("raw_key", "raw state key, hex")])},
-        "/status": {"get": _op("Chain id, head, state root, validators, mempool size")},
+        "/status": {"get": _op("Chain id, head, state root, validators, mempool size; consensus: height, round, "
+                                "step, proposer, the votes held for the round by validator, the missing ones")},
         "/health": {"get": _op("Liveness probe")},
         "/contracts": {"get": _op("Addresses of the contracts deployed at genesis")},
         "/admission": {"get": _op("The governance-controlled allow list of accounts and the deployer list "
