@@ -3,7 +3,8 @@
 The demo runs as a user runs it (a subprocess), with ``--keep`` so that the testnet is
 still up afterwards; then each figure of report.json is compared with a fresh read of the
 API: clearing prices, volumes and trades per MTU, attestations, settlement totals, regime
-changes, balances, block and transaction counts. The story of the day is checked too.
+changes, balances, block and transaction counts. The story of the day is checked too, and
+what the chain settled is run through plain ``pandapower.runpp`` (tests/feedercheck.py).
 """
 import json
 import subprocess
@@ -16,6 +17,11 @@ from market.client import MarketClient
 from market.token import TOKEN_NAME
 from node.client import NodeClient
 from testnet import layout, manager
+from testnet.report import clock
+from tests.feedercheck import feeder_loading, settled_injections
+
+#: The oracle's power flow and runpp agree to 1e-5 percentage points (docs/gridoracle.md).
+AGREEMENT_PCT = 1e-4
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +87,17 @@ def test_every_figure_in_the_report_is_what_the_api_returns(demo):
     assert chain["blocks"] == len(blocks)
     assert chain["transactions"] == sum(market.node.get(f"/block/{h}", txs="hashes")["tx_count"] for h in blocks)
     assert chain["finality_ms"]["samples"] > 1000 and 0 < chain["finality_ms"]["p50"] <= chain["finality_ms"]["max"]
+
+
+def test_the_settled_schedule_fits_the_feeder(demo):
+    """Issue 18: every MTU of the trades after curtailment plus the awarded flexibility, at the
+    devices' buses on top of the forecast, is within the limits by an independent runpp."""
+    _stdout, _report, _html, net = demo
+    market = MarketClient(NodeClient(net.layout.node("dso").api_url))
+    beyond = []
+    for mtu in feeder_loading(settled_injections(market)):
+        beyond += [f"{clock(mtu.mtu)} {name} {pct:.3f} %" for name, pct in {**mtu.lines, **mtu.trafos}.items()
+                   if pct > 100 + AGREEMENT_PCT]
+        if not 0.9 <= mtu.vm_min_pu <= mtu.vm_max_pu <= 1.1:
+            beyond.append(f"{clock(mtu.mtu)} voltage {mtu.vm_min_pu:.4f}-{mtu.vm_max_pu:.4f} p.u.")
+    assert beyond == []
