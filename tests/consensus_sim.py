@@ -228,7 +228,7 @@ class Simulation:
     def __init__(self, powers: list[int] | int = 4, seed: int = 0, byzantine: dict[int, str] | None = None,
                  network: Network = Network(), timeouts: TimeoutConfig = TimeoutConfig(),
                  invalid_proposers: frozenset[int] = frozenset(), check_delay: float = 0.0,
-                 outages: tuple[Outage, ...] = (), gossip: Gossip = Gossip()):
+                 outages: tuple[Outage, ...] = (), gossip: Gossip = Gossip(), sync_time: float = 0.0):
         if isinstance(powers, int):
             powers = [1] * powers
         self.signers, self.validators = make_validators(powers)
@@ -238,6 +238,7 @@ class Simulation:
         self.check_delay = check_delay
         self.timeouts = timeouts
         self.gossip = gossip
+        self.sync_time = sync_time  # seconds a catching-up node takes to execute and commit each synced block
         self.now = 0.0
         self.on_enter: Callable[[SimNode, int], None] = lambda node, height: None
         self._events: list[tuple[float, int, Callable, tuple]] = []
@@ -268,14 +269,18 @@ class Simulation:
     def run(self, heights: int, until: float) -> bool:
         """Run until every live honest node (not down for good) has decided ``heights`` heights,
         or the clock passes ``until``; True in the first case. A later call goes on from there."""
-        while self._events and not self.all_decided(heights):
-            event = heapq.heappop(self._events)
-            if event[0] > until:
-                heapq.heappush(self._events, event)
-                break
-            self.now, _, action, args = event
+        return self.run_until(lambda: self.all_decided(heights), until)
+
+    def run_until(self, condition: Callable[[], bool], until: float) -> bool:
+        """Run until ``condition()`` holds (checked after each event) or the clock would pass
+        ``until``; the clock is then at ``until``. True in the first case."""
+        while not condition():
+            if not self._events or self._events[0][0] > until:
+                self.now = max(self.now, until)
+                return False
+            self.now, _, action, args = heapq.heappop(self._events)
             action(*args)
-        return self.all_decided(heights)
+        return True
 
     def all_decided(self, heights: int) -> bool:
         return all(all(h in n.decisions for h in range(1, heights + 1)) for n in self.live)
@@ -305,8 +310,7 @@ class Simulation:
         self._start_height(node, height)
         for message in list(node.received.get(height, [])):
             self._feed(node, message)
-        if self.gossip.regossip:
-            self._later(SYNC_POLL, node, self._poll, node, height - 1)
+        self._later(SYNC_POLL, node, self._poll, node, height - 1)
 
     def _start_height(self, node: SimNode, height: int) -> None:
         node.entered[height] = self.now
@@ -501,12 +505,16 @@ class Simulation:
                     self._linked(node, peer)
 
     def _poll(self, node: SimNode, height: int) -> None:
-        """Every SYNC_POLL (``BftDriver.run``): rebroadcast if the chain did not advance."""
-        if node.started and node.chain_height == height and not node.syncing:
-            for message in self._regossiped(node):
-                for peer in range(len(self.nodes)):
-                    if peer != node.index:
-                        self._send(node, peer, message)
+        """Every SYNC_POLL, as the loop of ``BftDriver.run``: rebroadcast if the chain did not
+        advance, then catch up by block sync if a reachable peer is ahead."""
+        if not node.syncing:
+            if self.gossip.regossip and node.chain_height == height:
+                for message in self._regossiped(node):
+                    for peer in range(len(self.nodes)):
+                        if peer != node.index:
+                            self._send(node, peer, message)
+            node.syncing = True
+            self._catch_up(node)
         self._later(SYNC_POLL, node, self._poll, node, node.chain_height)
 
     # -- block sync ------------------------------------------------------------------------------
@@ -555,8 +563,10 @@ class Simulation:
             self._catch_up(node)
 
     def _caught_up(self, node: SimNode, source: int, batch: SyncBatch) -> None:
-        if not node.syncing:
-            return
+        if node.syncing:
+            self._later(self.sync_time * len(batch.blocks), node, self._commit_batch, node, batch)
+
+    def _commit_batch(self, node: SimNode, batch: SyncBatch) -> None:
         for sync in batch.blocks:
             self._apply(node, sync)
         self._catch_up(node)
