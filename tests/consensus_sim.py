@@ -133,6 +133,7 @@ class Partition:
     groups: tuple[frozenset[int], ...]  # messages between groups sent from start...
     start: float
     end: float  # ...arrive after end (math.inf: never)
+    lossy: bool = False  # ...or are lost: the links are down, and the nodes resend (Gossip.regossip) when they heal
 
     def separates(self, a: int, b: int, now: float) -> bool:
         return self.start <= now < self.end and not any(a in g and b in g for g in self.groups)
@@ -149,7 +150,10 @@ class Network:
 
     def arrival(self, rng: random.Random, source: int, destination: int, now: float) -> float:
         """When a message sent now arrives (math.inf: never)."""
-        start = max([now] + [p.end for p in self.partitions if p.separates(source, destination, now)])
+        cut = [p for p in self.partitions if p.separates(source, destination, now)]
+        if any(p.lossy for p in cut):
+            return math.inf
+        start = max([now] + [p.end for p in cut])
         if start >= self.gst:
             return start + rng.uniform(0, self.bound)
         if rng.random() < self.loss:
@@ -547,29 +551,39 @@ class Simulation:
         self._start_height(node, sync.height + 1)
 
     def _catch_up(self, node: SimNode) -> None:
-        """``BlockSync.catch_up``: ask the reachable peer furthest ahead for its blocks; none is
-        ahead: enter consensus. Asked again after SYNC_POLL if the answer does not come."""
+        """``BlockSync.catch_up``: from the reachable peer furthest ahead (its /health), fetch
+        batches of blocks until it answers none; none is ahead: enter consensus."""
         peers = [p for p in self.nodes if p is not node and p.up and p.kind != SILENT
                  and not any(part.separates(node.index, p.index, self.now) for part in self.network.partitions)]
         ahead = max(peers, key=lambda p: p.chain_height, default=None)
         if ahead is None or ahead.chain_height <= node.chain_height:
             self._enter(node)
-            return
-        self._send(node, ahead.index, SyncRequest(node.chain_height + 1))
-        self._later(SYNC_POLL, node, self._retry_catch_up, node, node.chain_height)
+        else:
+            self._fetch(node, ahead.index)
 
-    def _retry_catch_up(self, node: SimNode, height: int) -> None:
+    def _fetch(self, node: SimNode, peer: int) -> None:
+        """Ask ``peer`` for the blocks after the chain's; asked again after SYNC_POLL if no answer comes."""
+        self._send(node, peer, SyncRequest(node.chain_height + 1))
+        self._later(SYNC_POLL, node, self._fetch_again, node, peer, node.chain_height)
+
+    def _fetch_again(self, node: SimNode, peer: int, height: int) -> None:
         if node.syncing and node.chain_height == height:
             self._catch_up(node)
 
     def _caught_up(self, node: SimNode, source: int, batch: SyncBatch) -> None:
-        if node.syncing:
-            self._later(self.sync_time * len(batch.blocks), node, self._commit_batch, node, batch)
+        if not node.syncing or batch.blocks and batch.blocks[0].height != node.chain_height + 1:
+            return
+        if batch.blocks:
+            self._later(self.sync_time * len(batch.blocks), node, self._commit_batch, node, source, batch)
+        else:
+            self._enter(node)
 
-    def _commit_batch(self, node: SimNode, batch: SyncBatch) -> None:
+    def _commit_batch(self, node: SimNode, source: int, batch: SyncBatch) -> None:
+        """Commit the blocks, then ask the same peer again (the driver enters consensus only
+        after a peer answered that it is not ahead: a round trip after the last block)."""
         for sync in batch.blocks:
             self._apply(node, sync)
-        self._catch_up(node)
+        self._fetch(node, source)
 
     def _enter(self, node: SimNode) -> None:
         """Caught up: start the engine (killed or new node), or move a frozen one to the head."""
