@@ -11,7 +11,6 @@ from cli.main import main as cli_main
 from consensus.messages import PREVOTE, PRECOMMIT, Vote
 from node.bftdriver import KIND_VOTE
 from node.p2p import PeerInfo, PeerNetwork
-from testnet import faultrun
 from testnet.invariants import check_no_fork
 from testnet.layout import add_node
 from tests.chainkit import wait_until
@@ -83,13 +82,6 @@ def test_status_and_metrics_report_consensus(tmp_path, capsys):
         assert "flexledger_height " in metrics and "flexledger_peers 3" in metrics
         votes = next(line for line in metrics.splitlines() if line.startswith("flexledger_votes_received_total "))
         assert int(votes.split()[1]) > 0
-
-
-def test_seeded_fault_run_keeps_every_invariant(tmp_path):
-    with running_testnet(tmp_path) as net:
-        report = faultrun.run(net, seconds=25, seed=11, senders=4, log=lambda line: None)
-    assert report.acknowledged > 0, report
-    assert len([f for f in report.faults if f != "nothing"]) >= 5
 
 
 def test_double_signer_produces_evidence_and_is_removed(tmp_path):

@@ -15,9 +15,10 @@ FAST_TIMEOUTS = {"propose": 0.6, "propose_delta": 0.3, "prevote": 0.3, "prevote_
 
 
 @contextlib.contextmanager
-def running_testnet(directory, validators: int = 4, oracle: bool = False):
-    """A testnet in ``directory``, stopped afterwards; the grid oracle runs only when asked for."""
-    layout = generate(directory, validators, timeouts=FAST_TIMEOUTS)
+def running_testnet(directory, validators: int = 4, oracle: bool = False, timeouts: dict | None = FAST_TIMEOUTS):
+    """A testnet in ``directory``, stopped afterwards; the grid oracle runs only when asked for.
+    ``timeouts=None`` gives the testnet defaults (``flexledger testnet up``)."""
+    layout = generate(directory, validators, timeouts=timeouts)
     net = Testnet(layout)
     try:
         net.up(timeout=60, oracle=oracle)
