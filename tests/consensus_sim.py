@@ -45,7 +45,7 @@ import heapq
 import itertools
 import math
 import random
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -216,7 +216,7 @@ class SimNode:
     own: dict[int, list[Proposal | Vote]] = field(default_factory=dict)  # WAL: height -> messages signed
     received: dict[int, list[Proposal | Vote]] = field(default_factory=dict)  # WAL: height -> messages received
     entered: dict[int, float] = field(default_factory=dict)  # height -> when the engine last started it
-    dropped_as_seen: int = 0  # messages dropped by the seen set
+    dropped_as_seen: Counter = field(default_factory=Counter)  # messages of the engine's height the seen set dropped
     halted: str | None = None  # the driver would stop: the engine decided a height block sync had committed
 
     @property
@@ -459,7 +459,8 @@ class Simulation:
             self._ask_sync(node, self.nodes[source])
         seen = node.seen.setdefault(message.height, set())
         if message in seen:
-            node.dropped_as_seen += 1
+            if message.height == node.engine.height:
+                node.dropped_as_seen[message] += 1
             return
         if message.height > node.chain_height + 1 and not self.gossip.remember_ahead:
             if message not in node.relayed_ahead:  # relayed once, not remembered as seen
