@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gridoracle.applied import Trades
 from gridoracle.config import OracleConfig, chain_id_of
 from gridoracle.feeder import FeederModel
-from gridoracle.validate import Position, PositionError
+from gridoracle.validate import Position, PositionError, energy_positions
 from market import sources
-from market.attestation import positions as energy_positions
+from market.attestation import positions as traded_wh
 from market.client import MarketClient
 
 
@@ -70,6 +71,10 @@ class ChainView:
                                 f"(map it in oracle.json \"buses\")")
         return self.buses[bus]
 
+    def buses_of(self, devices: Iterable[str]) -> dict[str, str]:
+        """{device: model bus key}; PositionError for a device the model has no bus for."""
+        return {device: self.model_bus(device) for device in devices}
+
     def positions(self, session: dict) -> list[Position]:
         """The session's cleared positions (see the module docstring)."""
         sid, first, kind = session["id"], session["first_mtu"], session["kind"]
@@ -77,8 +82,8 @@ class ChainView:
         devices = self.market.devices_by_seq(sid)
         found = []
         if kind == "energy":
-            for (mtu, device), wh in self.traded(session, rows, devices).items():
-                found.append(Position(mtu, self.model_bus(device), device, -4 * wh))
+            traded = self.traded(session, rows, devices)
+            found = energy_positions(traded, self.buses_of(device for _mtu, device in traded))
         elif kind == "flex":
             sign = 1 if session["direction"] == "up" else -1
             for seq, qty in rows:
@@ -95,7 +100,12 @@ class ChainView:
         """An energy session's positions {(mtu, device): Wh bought - sold}."""
         rows = self.market.rows(session["id"], "results") if rows is None else rows
         devices = self.market.devices_by_seq(session["id"]) if devices is None else devices
-        return energy_positions(rows, devices, session["first_mtu"])
+        return traded_wh(rows, devices, session["first_mtu"])
+
+    def trades(self, session: dict) -> Trades:
+        """An energy session's trades as stored, with its devices' buses."""
+        rows, devices = self.market.rows(session["id"], "results"), self.market.devices_by_seq(session["id"])
+        return Trades(session["first_mtu"], rows, devices, self.buses_of({devices[seq] for row in rows for seq in row[1:3]}))
 
     def background(self, session: dict, exclude: set[int]) -> list[Position]:
         """The accepted positions (sessions past grid validation: delivery or settled) of the

@@ -7,6 +7,11 @@ Violation kinds: ``line_loading``, ``trafo_loading``, ``undervoltage``, ``overvo
 Units (integers, as they go on chain): loading in basis points of the element's rating
 (1 bp = 0.01 %, so 10000 = 100 %), voltage magnitude in micro-p.u. (1000000 = 1 p.u.).
 
+**Safety margin** (``curtail_to_bp``, basis points of the limit, 10000 by default): a
+violation is still any value beyond the limit, but a curtailment must bring every line and
+transformer down to ``curtail_to_bp`` of its loading limit (``curtailment_target``, rounded
+down: 9800 curtails to 98 % of the rating). The voltage band is the same for both.
+
 A value is rounded *outward* before it is compared, so that the integer in a violation is
 always beyond its limit: loading and over-voltage round up (ceil), under-voltage rounds
 down (floor). A violation is declared exactly when the rounded value is beyond the limit:
@@ -39,17 +44,25 @@ class Limits:
     trafo_loading_bp: int = 10_000
     vm_min_upu: int = 900_000
     vm_max_upu: int = 1_100_000
+    curtail_to_bp: int = 10_000
 
     def __post_init__(self) -> None:
-        for name in ("line_loading_bp", "trafo_loading_bp", "vm_min_upu", "vm_max_upu"):
+        for name in ("line_loading_bp", "trafo_loading_bp", "vm_min_upu", "vm_max_upu", "curtail_to_bp"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.vm_min_upu >= self.vm_max_upu:
             raise ValueError("vm_min_upu must be below vm_max_upu")
+        if self.curtail_to_bp > 10_000:
+            raise ValueError(f"curtail_to_bp must be at most 10000 (the limit itself), got {self.curtail_to_bp}")
 
     def to_list(self) -> list[int]:
-        return [self.line_loading_bp, self.trafo_loading_bp, self.vm_min_upu, self.vm_max_upu]
+        return [self.line_loading_bp, self.trafo_loading_bp, self.vm_min_upu, self.vm_max_upu, self.curtail_to_bp]
+
+    def curtailment_target(self) -> Limits:
+        """The limits a curtailment must reach: loading limits times ``curtail_to_bp``, rounded down."""
+        return Limits(self.line_loading_bp * self.curtail_to_bp // 10_000,
+                      self.trafo_loading_bp * self.curtail_to_bp // 10_000, self.vm_min_upu, self.vm_max_upu)
 
 
 @dataclass(frozen=True, order=True)

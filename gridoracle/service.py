@@ -17,9 +17,11 @@ session that names the oracle as its attestor:
     the awarded flexibility are validated again: within limits, both sessions are attested
     approved and the feeder goes back to **GREEN**; otherwise the RED path below;
   - **violated** otherwise (or flexibility not enough): the feeder goes **RED**, the
-    session is attested violated with the curtailment proposal (the market applies it),
-    the curtailed devices get direct-control setpoints, and, if the curtailment resolves
-    every violation, the feeder goes back to **GREEN**; if not it stays RED for the DSO.
+    session is attested violated with the curtailment as the market will apply it to the
+    trades (``applied.py``: in Wh, counterparties included, confirmed by a power flow of
+    the trades it leaves), the devices whose positions it changes get direct-control
+    setpoints, and, if those trades are within the limits (less the DSO's safety margin),
+    the feeder goes back to **GREEN**; if not it stays RED for the DSO.
   Every regime change carries its reason and the input hash of the validation it rests on.
 - other sessions: nothing (their attestation is on chain, or they are still trading).
 
@@ -36,6 +38,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from gridoracle.applied import applied_curtailment
 from gridoracle.chainview import ChainView, merge
 from gridoracle.config import OracleConfig, OracleHome
 from gridoracle.feeder import load_feeder
@@ -45,7 +48,7 @@ from gridoracle.journal import Journal
 from gridoracle.snapshot import save_snapshot
 from gridoracle.validate import GridValidator, PositionError, Verdict
 from market import sources
-from market.attestation import Report, build_report, report_from_verdict
+from market.attestation import Report, build_report
 from market.client import MarketClient, MarketError
 from node.client import ClientError, NodeClient
 from node.keys import KeyPair
@@ -195,20 +198,20 @@ class Oracle:
 
     # -- validation -----------------------------------------------------------------------
     def _validate(self, session: dict) -> bool:
-        verdict = self._verdict(session, self.view.positions(session), "cleared", {session["id"]})
+        background = self.view.background(session, {session["id"]})
+        verdict = self._verdict(session, self.view.positions(session), "cleared", background)
         if verdict.approved:
             self._attest(session, verdict)
             return True
         need = self._flex_need(session, verdict)
         if need is None:
-            self._red(session, verdict, f"session {session['id']}: {_summary(verdict)}")
+            self._red(session, verdict, f"session {session['id']}: {_summary(verdict)}", background)
             return True
         self._start_episode(session, verdict, need)
         return False
 
-    def _verdict(self, session: dict, positions, stage: str, exclude: set[int]) -> Verdict:
-        """Validate ``positions`` over the session's MTUs on top of the other sessions' (not ``exclude``)."""
-        background = self.view.background(session, exclude)
+    def _verdict(self, session: dict, positions, stage: str, background) -> Verdict:
+        """Validate ``positions`` over the session's MTUs on top of the ``background``."""
         verdict = self.validator.validate(positions, self.view.mtus(session), background)
         save_snapshot(self.home.latest_file, self.validator, verdict, session, stage)
         log.info("session %d (%s, feeder %s, %s): %s%s", session["id"], session["kind"], session["feeder"], stage,
@@ -272,12 +275,14 @@ class Oracle:
         flex = self.market.session(episode["flex"])
         if flex["phase"] not in ("grid_validation_pending", *DONE_PHASES):
             return False
-        positions = merge(self.view.positions(session) + self.view.positions(flex), self.view.mtus(session))
-        verdict = self._verdict(session, positions, "with flexibility", {session["id"], flex["id"]})
+        awarded = self.view.positions(flex)
+        positions = merge(self.view.positions(session) + awarded, self.view.mtus(session))
+        background = self.view.background(session, {session["id"], flex["id"]})
+        verdict = self._verdict(session, positions, "with flexibility", background)
         self._attest_flex(flex, positions, {session["id"], flex["id"]})
         if not verdict.approved:
             self._red(session, verdict, f"flexibility request {flex['id']} is not enough for session "
-                                        f"{session['id']}: {_summary(verdict)}")
+                                        f"{session['id']}: {_summary(verdict)}", merge(background + awarded))
             return True
         self._attest(session, verdict)
         self._set_regime(session["feeder"], "GREEN", [], f"flexibility request {flex['id']} resolves "
@@ -293,15 +298,21 @@ class Oracle:
         self._attest(flex, self.validator.validate(merge(positions, mtus), mtus, self.view.background(flex, exclude)))
 
     # -- RED ------------------------------------------------------------------------------
-    def _red(self, session: dict, verdict: Verdict, reason: str) -> None:
-        """Record the whole RED path in the journal first, then carry it out (``_finish_red``)."""
-        report = self._report(session, verdict)
-        applied = {(c.mtu, c.device) for c in report.curtailment}
-        setpoints = [[c.device, c.mtu, -c.new_injection_w] for c in verdict.curtailment
-                     if (c.mtu, c.device) in applied and self.view.device(c.device)["feeder"] == session["feeder"]]
+    def _red(self, session: dict, verdict: Verdict, reason: str, background) -> None:
+        """Record the whole RED path in the journal first, then carry it out (``_finish_red``).
+
+        ``background``: what is not curtailed (the other sessions, the awarded flexibility)."""
+        curtailment, setpoints, resolves = (), [], False
+        if session["kind"] == "energy" and verdict.curtailment:
+            applied = applied_curtailment(self.validator, self.view.trades(session), verdict.curtailment,
+                                          verdict.mtus, background)
+            curtailment, resolves = [c.to_value() for c in applied.curtailment], applied.resolves
+            setpoints = [[device, mtu, 4 * wh] for (mtu, device), wh in sorted(applied.kept_wh.items())
+                         if self.view.device(device)["feeder"] == session["feeder"]]
+        report = self._report(session, verdict, curtailment)
         episode = {"stage": "red", "feeder": session["feeder"], "reason": reason, "input_hash": verdict.input_hash,
                    "report": report.to_value(), "setpoints": setpoints,
-                   "green": bool(report.curtailment) and verdict.resolves}
+                   "green": bool(report.curtailment) and resolves}
         self._journal().episodes[str(session["id"])] = episode
         self._journal().save()
         self._finish_red(session, episode)
@@ -351,12 +362,10 @@ class Oracle:
             "height": record["height"], "violations": len(record["report"]["violations"])})
         return True
 
-    def _report(self, session: dict, verdict: Verdict) -> Report:
-        """The report for a verdict; curtailment (capped at the traded positions) for energy only."""
-        if session["kind"] != "energy":
-            return build_report(session, verdict.input_hash, [(v.element, v.value, v.limit, v.mtu)
-                                                              for v in verdict.violations])
-        return report_from_verdict(session, verdict.to_list(), self.view.traded(session))
+    def _report(self, session: dict, verdict: Verdict, curtailment=()) -> Report:
+        """The report of a verdict's violations and of ``curtailment`` ([mtu, device, wh] rows)."""
+        return build_report(session, verdict.input_hash, [(v.element, v.value, v.limit, v.mtu)
+                                                          for v in verdict.violations], curtailment)
 
     def _attest(self, session: dict, verdict: Verdict) -> None:
         if not self._attested_on_chain(session):

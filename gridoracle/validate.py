@@ -18,11 +18,12 @@ only the session's own positions.
 Input hash: SHA-256 (hex) of the canonical encoding (``node.encoding``: msgpack, fixed
 field order) of::
 
-    ["flexledger-grid-input-v2", model_id, forecast_id, mtus, positions, limits, background]
+    ["flexledger-grid-input-v3", model_id, forecast_id, mtus, positions, limits, background]
 
 ``model_id`` is ``PowerFlow.model_id``, ``forecast_id`` is ``Forecast.id``, ``mtus`` the
 session's MTUs ascending, ``positions`` and ``background`` the rows ``[mtu, bus, device,
-injection_w]`` sorted ascending (background only in the session's MTUs), ``limits`` ``[line_loading_bp, trafo_loading_bp, vm_min_upu, vm_max_upu]``.
+injection_w]`` sorted ascending (background only in the session's MTUs), ``limits``
+``[line_loading_bp, trafo_loading_bp, vm_min_upu, vm_max_upu, curtail_to_bp]``.
 
 Verdict record (``Verdict.to_list``, what the oracle signs)::
 
@@ -31,12 +32,15 @@ Verdict record (``Verdict.to_list``, what the oracle signs)::
      curtailment:  [[mtu, bus, device, injection_w, reduce_w], ...],
      resolves]
 
-``resolves`` is true when the curtailment, applied, leaves no violation (always true for
-an approved verdict, whose curtailment is empty).
+A violation is any value beyond ``limits``; the curtailment proposal brings the session
+within ``limits.curtailment_target()`` (the safety margin). ``resolves`` is true when the
+proposal, applied in W, leaves nothing beyond that target (always true for an approved
+verdict, whose curtailment is empty). What the market will apply, rounded to Wh and with
+the counterparties of the curtailed trades, is confirmed separately (``applied.py``).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +66,12 @@ class Position:
 
     def to_list(self) -> list:
         return [self.mtu, self.bus, self.device, self.injection_w]
+
+
+def energy_positions(traded: Mapping[tuple[int, str], int], buses: Mapping[str, str]) -> list[Position]:
+    """Positions of an energy session's {(mtu, device): Wh bought - sold}: ``-4`` W per Wh (a
+    quarter hour), at the device's bus ``buses[device]``; zero positions left out."""
+    return sorted(Position(mtu, buses[device], device, -4 * wh) for (mtu, device), wh in traded.items() if wh)
 
 
 @dataclass(frozen=True)
@@ -133,7 +143,7 @@ class GridValidator:
         return self._hash(positions, mtus, self._background(background, mtus))
 
     def _hash(self, positions: list[Position], mtus: list[int], background: list[Position]) -> str:
-        record = ["flexledger-grid-input-v2", self.powerflow.model_id, self.forecast.id, mtus,
+        record = ["flexledger-grid-input-v3", self.powerflow.model_id, self.forecast.id, mtus,
                   [p.to_list() for p in positions], self.limits.to_list(), [p.to_list() for p in background]]
         return sha256(encode(record)).hex()
 
@@ -145,19 +155,33 @@ class GridValidator:
             p_w[row[position.mtu], self._bus_index[position.bus]] += position.injection_w
         return p_w, q_var
 
+    def _solved(self, positions: Iterable[Position], mtus: Iterable[int], background: Iterable[Position]):
+        """Checked positions, MTUs and background, the injections and their power flow."""
+        positions, mtus = self._checked(positions, mtus)
+        background = self._background(background, mtus)
+        p_w, q_var = self.injections(positions + background, mtus)
+        return positions, mtus, background, p_w, q_var, self.powerflow.solve(p_w, q_var)
+
     def validate(self, positions: Iterable[Position], mtus: Iterable[int],
                  background: Iterable[Position] = ()) -> Verdict:
         """The verdict on a session's positions over its MTUs, on top of the ``background``
         (other sessions' accepted positions; one per device and MTU). Raises PositionError on
         bad input."""
-        positions, mtus = self._checked(positions, mtus)
-        background = self._background(background, mtus)
-        p_w, q_var = self.injections(positions + background, mtus)
-        flows = self.powerflow.solve(p_w, q_var)
+        positions, mtus, background, p_w, q_var, flows = self._solved(positions, mtus, background)
         violations = check(self.model, flows, mtus, self.limits)
         proposal = Proposal(curtailments=(), resolves=True, residual=())
         if violations:
-            proposal = propose(self.model, self.powerflow, self.limits, mtus, p_w, q_var, positions, flows)
+            proposal = propose(self.model, self.powerflow, self.limits.curtailment_target(), mtus, p_w, q_var,
+                               positions, flows)
         return Verdict(input_hash=self._hash(positions, mtus, background), approved=not violations, mtus=tuple(mtus),
                        violations=tuple(violations), curtailment=proposal.curtailments,
                        resolves=proposal.resolves, residual=proposal.residual, flows=flows)
+
+    def curtail(self, positions: Iterable[Position], mtus: Iterable[int],
+                background: Iterable[Position] = ()) -> tuple[Proposal, PowerFlowResult]:
+        """The positions against the curtailment target (``Limits.curtailment_target``): an
+        empty proposal that resolves when nothing is beyond it, otherwise one that reduces the
+        positions further; and the power flow of the positions as given."""
+        positions, mtus, _background, p_w, q_var, flows = self._solved(positions, mtus, background)
+        target = self.limits.curtailment_target()
+        return propose(self.model, self.powerflow, target, mtus, p_w, q_var, positions, flows), flows

@@ -11,10 +11,11 @@ and attestations").  Everything is integers and ids, no floats::
      "curtailment": [[mtu, device, wh], ...]}             # int, str, int >= 1; sorted by (mtu, device)
 
 ``positions`` gives the oracle the cleared positions of an energy session (Wh bought minus
-sold per device and MTU) from the market's rows; ``report_from_verdict`` turns the
-oracle's verdict record (``gridoracle.validate.Verdict.to_list()``) into a report;
-``apply_curtailment`` and ``apply_override`` are plain-Python statements of the
-contract's rules, used by tests to check it.
+sold per device and MTU) from the market's rows; ``wh_from_w`` turns a reduction in W into
+Wh; ``apply_curtailment`` and ``apply_override`` are plain-Python statements of the
+contract's rules, used by tests to check it, and by the oracle (``capped_curtailment``) to
+apply its curtailment exactly as the contract will before it attests it
+(``gridoracle.applied``).
 """
 from __future__ import annotations
 
@@ -154,21 +155,40 @@ def apply_curtailment(rows: Sequence[Sequence[int]], devices: Mapping[int, str],
     (bought - sold over its rows with qty > 0, rows where it is on both sides left out) is
     reduced towards zero by ``wh`` (at most its size): its trades on the position's side are
     reduced from the last row backwards; payments scale to ``pays * new_qty // old_qty``
-    (round down, each side)."""
+    (round down, each side).  The counterparty of a reduced trade loses the same Wh."""
+    return _curtailed(rows, devices, first_mtu, curtailment, capped=False)[0]
+
+
+def capped_curtailment(rows: Sequence[Sequence[int]], devices: Mapping[int, str], first_mtu: int,
+                       curtailment: Iterable[Curtailment]) -> tuple[list[list[int]], tuple[Curtailment, ...]]:
+    """``curtailment`` as the contract can apply it, in order: each ``wh`` capped at the
+    position the curtailments before it leave (a device loses Wh as the counterparty of
+    another's cut), cuts of nothing (or of a device without trades) left out.  Returns the
+    rows after it and the curtailment that the contract accepts as it is."""
+    return _curtailed(rows, devices, first_mtu, curtailment, capped=True)
+
+
+def _curtailed(rows, devices, first_mtu, curtailment, capped: bool) -> tuple[list[list[int]], tuple[Curtailment, ...]]:
     out = [list(row) for row in rows]
+    sides: dict[tuple[int, str], list[tuple[int, int]]] = {}
+    for k, row in enumerate(out):
+        buyer, seller = devices[row[1]], devices[row[2]]
+        if buyer != seller:
+            sides.setdefault((first_mtu + row[0], buyer), []).append((k, 1))
+            sides.setdefault((first_mtu + row[0], seller), []).append((k, -1))
+    applied = []
     for cut in curtailment:
-        found = []
-        for k, row in enumerate(out):
-            buyer, seller = devices[row[1]], devices[row[2]]
-            if first_mtu + row[0] == cut.mtu and row[3] > 0 and buyer != seller and cut.device in (buyer, seller):
-                found.append((k, 1 if buyer == cut.device else -1))
-        if not found:
-            raise ReportError(f"curtailment {cut} names no trade")
+        found = [(k, sign) for k, sign in sides.get((cut.mtu, cut.device), []) if out[k][3] > 0]
         position = sum(sign * out[k][3] for k, sign in found)
-        if cut.wh > abs(position):
+        wh = min(cut.wh, abs(position)) if capped else cut.wh
+        if not found and not capped:
+            raise ReportError(f"curtailment {cut} names no trade")
+        if wh > abs(position):
             raise ReportError(f"curtailment {cut} exceeds the position of {abs(position)} Wh")
-        side = 1 if position > 0 else -1
-        left = cut.wh
+        if wh < 1:
+            continue
+        applied.append(Curtailment(cut.mtu, cut.device, wh))
+        side, left = (1 if position > 0 else -1), wh
         for k, sign in reversed(found):
             if not left:
                 break
@@ -176,7 +196,7 @@ def apply_curtailment(rows: Sequence[Sequence[int]], devices: Mapping[int, str],
                 take = min(left, out[k][3])
                 out[k] = _reduce(out[k], out[k][3] - take)
                 left -= take
-    return out
+    return out, tuple(applied)
 
 
 def apply_override(rows: Sequence[Sequence[int]], first_mtu: int,
@@ -187,31 +207,3 @@ def apply_override(rows: Sequence[Sequence[int]], first_mtu: int,
         k = next(k for k, row in enumerate(out) if (first_mtu + row[0], row[1], row[2]) == (mtu, bid, offer))
         out[k] = _reduce(out[k], qty)
     return out
-
-
-VERDICT_TAG = "flexledger-grid-verdict-v1"
-
-
-def report_from_verdict(session: Mapping, verdict: Sequence,
-                        traded: Mapping[tuple[int, str], int] | None = None) -> Report:
-    """The report for the grid oracle's signed verdict record (``gridoracle.validate``,
-    ``Verdict.to_list()``: [tag, input_hash, verdict, mtus, violations [[mtu, element, kind,
-    value, limit, feeder]], curtailment [[mtu, bus, device, injection_w, reduce_w]],
-    resolves]).  Violations become [element, value, limit, mtu] (the kind follows from the
-    element's prefix and from value against limit); each reduction of ``reduce_w`` W
-    becomes ``wh_from_w(reduce_w)`` Wh, capped at the size of the device's position when
-    ``traded`` ({(mtu, device): Wh bought - sold}, see ``positions``) is given."""
-    if len(verdict) != 7 or verdict[0] != VERDICT_TAG:
-        raise ReportError(f"not a {VERDICT_TAG} record")
-    _tag, input_hash, outcome, _mtus, violations, curtailment, _resolves = verdict
-    cuts = []
-    for mtu, _bus, device, _injection_w, reduce_w in curtailment:
-        wh = wh_from_w(int(reduce_w))
-        if traded is not None:
-            wh = min(wh, abs(traded.get((int(mtu), str(device)), 0)))
-        cuts.append((mtu, device, wh))
-    report = build_report(session, input_hash, [(element, value, limit, mtu)
-                                                for mtu, element, _kind, value, limit, _feeder in violations], cuts)
-    if report.verdict != outcome:
-        raise ReportError(f"the verdict says {outcome!r} but lists {len(report.violations)} violations")
-    return report

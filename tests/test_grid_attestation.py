@@ -6,7 +6,7 @@ override voids or curtails trades with the escrow refunded and no penalty."""
 import pytest
 
 from market.attestation import (Curtailment, Report, ReportError, apply_curtailment, apply_override, build_report,
-                                positions, report_from_verdict, wh_from_w)
+                                capped_curtailment, positions, wh_from_w)
 from market.genesis import MarketConfig
 from market.orders import Order
 from node.encoding import decode, sha256
@@ -243,24 +243,17 @@ def test_a_curtailment_reduces_a_two_sided_position_towards_zero(world):
     assert positions(expected, devices, first)[(first, "bob-battery")] == -400
 
 
-def test_a_report_from_the_oracles_verdict_record():
-    session = {"id": 7, "first_mtu": 1_000, "n_mtus": 2}
-    verdict = ["flexledger-grid-verdict-v1", HASH, "violated", [1_000, 1_001],
-               [[1_001, "line:Line R1-R2", "line_loading", 10_450, 10_000, "f1"],
-                [1_000, "bus:R11", "undervoltage", 899_000, 900_000, "f1"]],
-               [[1_000, "R11", "alice-load", -16_000, 4_001], [1_001, "R2", "bob-ev", -8_000, 8_000],
-                [1_001, "R3", "carol-load", -4_000, 0]], True]
-    report = report_from_verdict(session, verdict, {(1_000, "alice-load"): 4_000, (1_001, "bob-ev"): 1_500})
-    assert report.to_value() == {
-        "session": 7, "mtus": [1_000, 1_001], "input_hash": HASH, "verdict": "violated",
-        "violations": [["bus:R11", 899_000, 900_000, 1_000], ["line:Line R1-R2", 10_450, 10_000, 1_001]],
-        # 4 001 W for a quarter hour is 1 000.25 Wh: rounded up; bob-ev's cut is capped at its
-        # position; a zero reduction is dropped
-        "curtailment": [[1_000, "alice-load", 1_001], [1_001, "bob-ev", 1_500]]}
-    approved = report_from_verdict(session, ["flexledger-grid-verdict-v1", HASH, "approved", [1_000, 1_001], [], [],
-                                             True])
-    assert approved.to_value()["verdict"] == "approved" and approved.to_value()["curtailment"] == []
-    with pytest.raises(ReportError):
-        report_from_verdict(session, ["flexledger-grid-verdict-v1", HASH, "approved", [1_000], verdict[4], [], True])
-    with pytest.raises(ReportError):
-        report_from_verdict(session, ["something-else", HASH, "approved", [], [], [], True])
+def test_a_curtailment_is_capped_as_the_contract_will_apply_it():
+    first = 1_000
+    rows = [[0, 1, 2, 2_000, 400_000, 400_000], [0, 3, 4, 1_000, 200_000, 200_000]]
+    devices = {1: "alice-load", 2: "gen", 3: "bob-ev", 4: "gen"}
+    wanted = [Curtailment(first, "alice-load", 500), Curtailment(first, "carol-load", 10),
+              Curtailment(first, "gen", 3_000)]
+    after, capped = capped_curtailment(rows, devices, first, wanted)
+    # alice's 500 Wh come off gen's sales too: gen has 2 500 Wh left to give, carol has no trade
+    assert capped == (Curtailment(first, "alice-load", 500), Curtailment(first, "gen", 2_500))
+    assert after == [[0, 1, 2, 0, 0, 0], [0, 3, 4, 0, 0, 0]] == apply_curtailment(rows, devices, first, capped)
+    with pytest.raises(ReportError, match="exceeds the position of 2500 Wh"):
+        apply_curtailment(rows, devices, first, [wanted[0], wanted[2]])
+    with pytest.raises(ReportError, match="names no trade"):
+        apply_curtailment(rows, devices, first, [wanted[1]])

@@ -44,6 +44,17 @@ def test_line_overload_curtails_only_the_loads_downstream(validator):
     assert after.approved and 99.0 < np.max(after.flows.line_loading_pct) <= 100.0
 
 
+def test_a_safety_margin_curtails_to_its_share_of_the_rating(model, forecast):
+    margin = GridValidator(model, forecast, Limits(curtail_to_bp=9_800))
+    positions = [Position(8, "Bus R11", "ev-a", -60_000), Position(8, "Bus R11", "ev-b", -60_000)]
+    verdict = margin.validate(positions, [8])
+    assert [(v.element, v.limit) for v in verdict.violations] == [("line:Line R3-R11", 10_000)]  # beyond the rating
+    assert verdict.resolves
+    after = margin.validate(applied(verdict, positions), [8])
+    assert after.approved and 97.0 < np.max(after.flows.line_loading_pct) <= 98.0
+    assert margin.validate([Position(8, "Bus R11", "ev-a", -95_000)], [8]).approved  # 99 %: nothing to curtail
+
+
 def test_undervoltage_curtails_loads_that_depress_the_bus(validator):
     positions = [Position(76, "Bus R15", "ev", -30_000), Position(76, "Bus R13", "heat-pump", -8_000),
                  Position(76, "Bus R15", "pv", 2_000), Position(76, "Bus I2", "press", -20_000)]

@@ -74,9 +74,9 @@ def test_the_voltage_band_is_configurable(model, forecast):
 
 def test_input_hash_follows_the_documented_encoding(validator, model, forecast):
     positions = [Position(9, "Bus R11", "b", -500), Position(8, "Bus C1", "a", 700)]
-    expected = sha256(encode(["flexledger-grid-input-v2", validator.powerflow.model_id, forecast.id, [8, 9],
+    expected = sha256(encode(["flexledger-grid-input-v3", validator.powerflow.model_id, forecast.id, [8, 9],
                               [[8, "Bus C1", "a", 700], [9, "Bus R11", "b", -500]],
-                              [10_000, 10_000, 900_000, 1_100_000], []])).hex()
+                              [10_000, 10_000, 900_000, 1_100_000, 10_000], []])).hex()
     assert validator.input_hash(positions, [9, 8]) == expected
     assert validator.validate(positions[::-1], [8, 9]).input_hash == expected
     other_forecast = parse_forecast("bus,mtu,load_w,load_var,gen_w\n", model)
@@ -84,9 +84,10 @@ def test_input_hash_follows_the_documented_encoding(validator, model, forecast):
         validator.input_hash([Position(9, "Bus R11", "b", -501), positions[1]], [8, 9]),
         validator.input_hash(positions, [8, 9, 10]),
         GridValidator(model, forecast, Limits(line_loading_bp=9_000)).input_hash(positions, [8, 9]),
+        GridValidator(model, forecast, Limits(curtail_to_bp=9_800)).input_hash(positions, [8, 9]),
         GridValidator(model, other_forecast).input_hash(positions, [8, 9]),
     }
-    assert expected not in changed and len(changed) == 4
+    assert expected not in changed and len(changed) == 5
 
 
 def test_verdict_record_is_canonical(validator):
@@ -127,6 +128,9 @@ def test_a_forecast_for_another_model_is_refused(model):
     ({"line_loading_bp": 0}, "line_loading_bp must be a positive integer, got 0"),
     ({"vm_min_upu": 0.9}, "vm_min_upu must be a positive integer, got 0.9"),
     ({"vm_min_upu": 1_100_000}, "vm_min_upu must be below vm_max_upu"),
+    ({"curtail_to_bp": 0}, "curtail_to_bp must be a positive integer, got 0"),
+    ({"curtail_to_bp": 98.0}, "curtail_to_bp must be a positive integer, got 98.0"),
+    ({"curtail_to_bp": 10_001}, "curtail_to_bp must be at most 10000 (the limit itself), got 10001"),
 ])
 def test_bad_limits_are_refused(kwargs, message):
     with pytest.raises(ValueError) as error:

@@ -14,6 +14,7 @@ import pytest
 from gridoracle.config import FlexPolicy, OracleHome
 from gridoracle.service import Oracle
 from market import sources
+from market.attestation import positions
 from market.client import MarketClient
 from market.orders import Order
 from node.keystore import Keystore
@@ -125,6 +126,9 @@ def test_flexibility_that_is_not_enough_turns_the_feeder_red_curtails_and_return
     for mtu, device, wh in report["curtailment"]:  # direct control: draw what is left of the position
         setpoint = market.query(sources.GRID, "setpoint", device, mtu)
         assert setpoint["feeder"] == FEEDER and setpoint["watts"] == pytest.approx(4 * (3_750 - wh), abs=4)
+    kept = positions(market.rows(sid, "results"), market.devices_by_seq(sid), first)
+    for mtu in {mtu for mtu, _device, _wh in report["curtailment"]}:  # the seller sells less: it may feed in less
+        assert market.query(sources.GRID, "setpoint", "gen1", mtu)["watts"] == 4 * kept[(mtu, "gen1")] < 0
     assert oracle.journal.episodes == {}
 
 
