@@ -8,7 +8,8 @@ import threading
 from pathlib import Path
 
 from cli.common import CliError, Context
-from gridoracle.config import ConfigError, OracleHome
+from gridoracle.config import ConfigError, OracleHome, curtail_to_bp
+from gridoracle.limits import Limits
 from gridoracle.journal import Journal, JournalError
 from market import sources
 from market.client import MarketClient
@@ -26,6 +27,9 @@ def register(sub) -> None:
     _home_argument(init)
     init.add_argument("--feeder", help="pandapower JSON file of the feeder (default: CIGRE LV)")
     init.add_argument("--forecast", help="forecast CSV (needed with --feeder; default: the shipped CIGRE LV one)")
+    init.add_argument("--curtail-to-pct", metavar="PCT", default="100",
+                      help="safety margin: a curtailment brings line and transformer loading to this percentage "
+                           "of the limit, 0.01 to 100 (default: 100, the limit itself)")
     init.set_defaults(run=guarded(init_oracle))
     start = group.add_parser("start", help="run the oracle until Ctrl-C or SIGTERM")
     _home_argument(start)
@@ -61,13 +65,22 @@ def init_oracle(ctx: Context, args) -> None:
     home = oracle_home(ctx, args)
     if args.feeder and not args.forecast:
         raise CliError("--feeder needs --forecast (the uncontrolled load and generation of that feeder)")
+    limits = Limits(curtail_to_bp=curtail_to_bp(_number(args.curtail_to_pct), "--curtail-to-pct"))
     key = create_oracle_home(home.path, ctx.node_url, read_password(confirm=True),
                              feeder=args.feeder and str(Path(args.feeder).resolve()),
-                             forecast=args.forecast and str(Path(args.forecast).resolve()))
+                             forecast=args.forecast and str(Path(args.forecast).resolve()), limits=limits)
     print(f"created grid oracle home {home.path}")
     print(f"oracle key: {key.address}: the chain's genesis must name it (MarketConfig.oracle) and admit it "
           f"with the dso role")
     print(f"start it with: flexledger oracle start --oracle-home {home.path}")
+
+
+def _number(text: str) -> float | str:
+    """A command-line number as a float; the text itself when it is none (refused by its check)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def start_oracle(ctx: Context, args) -> None:

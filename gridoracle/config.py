@@ -13,7 +13,9 @@
      "feeder": null,                           # pandapower JSON file; null: CIGRE LV
      "forecast": null,                         # forecast CSV; null: the shipped CIGRE LV one
      "limits": {"line_loading_pct": 100, "trafo_loading_pct": 100,
-                "vm_min_pu": 0.90, "vm_max_pu": 1.10},
+                "vm_min_pu": 0.90, "vm_max_pu": 1.10,
+                "curtail_to_pct": 100},            # a curtailment brings loading to this share
+                                                   #   of its limit (the DSO's safety margin)
      "feeders": {"r": "R"},                    # chain feeder id -> model feeder (default: the
                                                #   model feeder's name in lower case)
      "buses": {"bus-r11": "Bus R11"},          # chain bus id -> model bus key (default: the key
@@ -84,7 +86,8 @@ class OracleConfig:
         return {"node": self.node, "key": self.key, "feeder": self.feeder, "forecast": self.forecast,
                 "limits": {"line_loading_pct": limits.line_loading_bp / 100,
                            "trafo_loading_pct": limits.trafo_loading_bp / 100,
-                           "vm_min_pu": limits.vm_min_upu / 1e6, "vm_max_pu": limits.vm_max_upu / 1e6},
+                           "vm_min_pu": limits.vm_min_upu / 1e6, "vm_max_pu": limits.vm_max_upu / 1e6,
+                           "curtail_to_pct": limits.curtail_to_bp / 100},
                 "feeders": self.feeders, "buses": self.buses, "flexibility": asdict(self.flexibility),
                 "poll_secs": self.poll_secs}
 
@@ -96,17 +99,27 @@ def _number(doc: dict, name: str, default: float, where: str) -> float:
     return value
 
 
+def curtail_to_bp(value, where: str = "limits.curtail_to_pct") -> int:
+    """The safety margin, a percentage of the loading limits from 0.01 to 100, in basis points."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.01 <= value <= 100:
+        raise ConfigError(f"{where} must be a number from 0.01 to 100 (percent of the loading limits), "
+                          f"got {value!r}")
+    return round(value * 100)
+
+
 def _limits(doc) -> Limits:
     if not isinstance(doc, dict):
         raise ConfigError("limits must be an object")
-    unknown = set(doc) - {"line_loading_pct", "trafo_loading_pct", "vm_min_pu", "vm_max_pu"}
+    unknown = set(doc) - {"line_loading_pct", "trafo_loading_pct", "vm_min_pu", "vm_max_pu", "curtail_to_pct"}
     if unknown:
         raise ConfigError(f"unknown limit(s): {', '.join(sorted(unknown))}")
+    margin_bp = curtail_to_bp(doc.get("curtail_to_pct", 100))
     try:
         return Limits(line_loading_bp=round(_number(doc, "line_loading_pct", 100, "limits") * 100),
                       trafo_loading_bp=round(_number(doc, "trafo_loading_pct", 100, "limits") * 100),
                       vm_min_upu=round(_number(doc, "vm_min_pu", 0.90, "limits") * 1e6),
-                      vm_max_upu=round(_number(doc, "vm_max_pu", 1.10, "limits") * 1e6))
+                      vm_max_upu=round(_number(doc, "vm_max_pu", 1.10, "limits") * 1e6),
+                      curtail_to_bp=margin_bp)
     except ValueError as exc:
         raise ConfigError(f"limits: {exc}") from None
 

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gridoracle.config import ConfigError, FlexPolicy, OracleConfig, OracleHome
+from gridoracle.limits import Limits
 from market.genesis import Admission, MarketConfig
 from node.keys import KeyPair
 from node.keystore import Keystore
@@ -20,15 +21,18 @@ ORACLE_FUNDS = 10**6 * 10**6  # one million tokens for flexibility escrows
 
 
 def create_oracle_home(path: Path, node_url: str, password: str, flexibility: FlexPolicy | None = None,
-                       key: KeyPair | None = None, feeder: str | None = None, forecast: str | None = None) -> KeyPair:
+                       key: KeyPair | None = None, feeder: str | None = None, forecast: str | None = None,
+                       limits: Limits | None = None) -> KeyPair:
     """Write ``<path>/oracle.json`` and the oracle key; ConfigError if the home already exists.
-    ``feeder`` and ``forecast``: absolute paths, or None for CIGRE LV and its shipped forecast."""
+    ``feeder`` and ``forecast``: absolute paths, or None for CIGRE LV and its shipped forecast;
+    ``limits``: None for the defaults."""
     home = OracleHome(path)
     if home.config_file.exists():
         raise ConfigError(f"{home.path} already holds a grid oracle; remove it or choose another directory")
     if feeder is not None and forecast is None:
         raise ConfigError("a feeder file needs its forecast file")
-    config = OracleConfig(node=node_url, feeder=feeder, forecast=forecast, flexibility=flexibility or FlexPolicy())
+    config = OracleConfig(node=node_url, feeder=feeder, forecast=forecast, limits=limits or Limits(),
+                          flexibility=flexibility or FlexPolicy())
     key = Keystore(home.keys).create(config.key, password, key)
     home.save_config(config)
     return key

@@ -201,6 +201,14 @@ def test_oracle_init_creates_a_home_and_refuses_what_it_cannot_use(world, tmp_pa
     lone = dev.cli("oracle", "init", "--oracle-home", str(tmp_path / "p"), "--feeder", "grid.json", check=False)
     assert lone.returncode == 1 and lone.stderr.strip() == \
         "error: --feeder needs --forecast (the uncontrolled load and generation of that feeder)"
+    dev.cli("oracle", "init", "--oracle-home", str(tmp_path / "m"), "--curtail-to-pct", "98")
+    assert OracleHome(tmp_path / "m").load_config().limits.curtail_to_bp == 9_800
+    for bad in ("0", "100.5", "-1", "lots"):
+        refused = dev.cli("oracle", "init", "--oracle-home", str(tmp_path / "n"), "--curtail-to-pct", bad, check=False)
+        shown = repr(bad if bad == "lots" else float(bad))
+        assert refused.returncode == 1 and refused.stderr.strip() == \
+            f"error: --curtail-to-pct must be a number from 0.01 to 100 (percent of the loading limits), got {shown}"
+    assert not (tmp_path / "n").exists()
 
 
 def test_a_red_plan_in_the_journal_is_no_flexibility_episode_and_forgetting_drops_plan_and_error(world):
