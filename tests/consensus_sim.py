@@ -115,6 +115,8 @@ class Gossip:
     # them every SYNC_POLL while the height does not advance
     rebroadcast_all: bool = False  # True: rebroadcast every message of the current height, not only the node's own
     # (Tendermint's gossip of the votes a peer lacks); the driver rebroadcasts only its own
+    ahead_of_engine: bool = False  # True: "ahead" (not remembered) means above the engine's height, not above chain
+    # height + 1; they differ while a running node catches up (the engine is still at its old height)
 
 
 @dataclass(frozen=True)
@@ -462,7 +464,8 @@ class Simulation:
             if message.height == node.engine.height:
                 node.dropped_as_seen[message] += 1
             return
-        if message.height > node.chain_height + 1 and not self.gossip.remember_ahead:
+        current = node.engine.height if self.gossip.ahead_of_engine else node.chain_height + 1
+        if message.height > current and not self.gossip.remember_ahead:
             if message not in node.relayed_ahead:  # relayed once, not remembered as seen
                 node.relayed_ahead.add(message)
                 self._relay(node, source, message)
