@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consensus.messages import (NIL, PRECOMMIT, PREVOTE, STEP_PRECOMMIT, STEP_PREVOTE, STEP_PROPOSE, BuildBlock,
+from consensus.messages import (NIL, PRECOMMIT, PREVOTE, STEP_NEW_HEIGHT, STEP_PRECOMMIT, STEP_PREVOTE, STEP_PROPOSE, BuildBlock,
                                 Proposal, ScheduleTimeout, Timeout, Vote)
 from consensus.timeouts import TimeoutConfig
 from tests.consensus_sim import (SYNC_POLL, Bench, Gossip, Network, Outage, Partition, Simulation, make_block,
@@ -272,3 +272,82 @@ def test_how_a_frozen_proposers_votes_are_missed_today():
     assert prevote in sim.nodes[0].seen[height] and prevote in sim.nodes[2].seen[height]  # the others have it
     assert prevote not in late.seen.get(height, ())  # heard, if at all, while behind: never again
     assert min(n.engine.round for n in sim.live) >= 3  # the rounds go on, with every timeout firing
+
+
+# -- 3. timeouts that must fire in every step of every round -------------------------------------
+def test_every_steps_timeout_fires_in_every_round_when_messages_are_withheld():
+    """Validator 0 of 4, rounds 0..R of height 1: no proposal ever comes (nor the block it is
+    asked to build when it proposes), and the others' prevotes and precommits split between a
+    block and nil, so that no rule but a timeout moves it on. Each step's timeout is scheduled
+    once with the round's delay (growing up to the cap) and acting on it is the only way on."""
+    rounds = 10  # propose's delay reaches the cap (5 s) in round 8
+    bench = Bench(timeouts=TIMEOUTS)
+    scheduled: list[tuple[int, int, float]] = []
+
+    def step(actions) -> list:
+        scheduled.extend((a.timeout.round, a.timeout.step, a.delay) for a in of_type(actions, ScheduleTimeout))
+        return actions
+
+    step(bench.engine.start_height(1, bench.validators))
+    actions = step(bench.engine.on_timeout(Timeout(1, 0, STEP_NEW_HEIGHT)))  # the pause after the last decision
+    for round_ in range(rounds + 1):
+        assert (bench.engine.round, bench.engine.step) == (round_, STEP_PROPOSE)
+        assert of_type(actions, BuildBlock) == ([BuildBlock(1, round_)] if bench.proposer(round_) == 0 else [])
+        other = make_block(1, round_, 9, 9)[0]  # a block validator 1 prevotes and precommits, never proposed
+        actions = step(bench.engine.on_timeout(Timeout(1, round_, STEP_PROPOSE)))
+        assert [(m.type, m.round, m.block_hash) for m in sent(actions)] == [(PREVOTE, round_, NIL)]
+        assert sent(step(bench.votes(PREVOTE, round_, other, [1]) + bench.votes(PREVOTE, round_, NIL, [2]))) == []
+        assert bench.engine.step == STEP_PREVOTE  # three prevotes, no two thirds for anything: wait
+        actions = step(bench.engine.on_timeout(Timeout(1, round_, STEP_PREVOTE)))
+        assert [(m.type, m.round, m.block_hash) for m in sent(actions)] == [(PRECOMMIT, round_, NIL)]
+        assert sent(step(bench.votes(PRECOMMIT, round_, other, [1]) + bench.votes(PRECOMMIT, round_, NIL, [2]))) == []
+        assert (bench.engine.round, bench.engine.step) == (round_, STEP_PRECOMMIT)
+        actions = step(bench.engine.on_timeout(Timeout(1, round_, STEP_PRECOMMIT)))
+    assert bench.engine.round == rounds + 1
+    expected = [(r, s, min(base + delta * r, TIMEOUTS.cap)) for r in range(rounds + 1) for s, base, delta in (
+        (STEP_PROPOSE, TIMEOUTS.propose, TIMEOUTS.propose_delta), (STEP_PREVOTE, TIMEOUTS.prevote, TIMEOUTS.prevote_delta),
+        (STEP_PRECOMMIT, TIMEOUTS.precommit, TIMEOUTS.precommit_delta))]
+    assert scheduled[0] == (0, STEP_NEW_HEIGHT, TIMEOUTS.commit)
+    assert scheduled[1:] == expected + [(rounds + 1, STEP_PROPOSE, TIMEOUTS.delay(STEP_PROPOSE, rounds + 1))]
+    assert scheduled[-1][2] == TIMEOUTS.cap
+
+
+# -- 4. random crash, restart and late-join schedules --------------------------------------------
+HEIGHTS_AFTER = 2
+
+
+def at_most_f_down(outages: list[Outage], f: int) -> list[Outage]:
+    """The outages, in order, that keep at most ``f`` validators down at any time (an outage
+    of a node already down then is dropped too)."""
+    kept: list[Outage] = []
+    for outage in outages:
+        overlapping = [o for o in kept if o.start < outage.end and outage.start < o.end]
+        if any(o.node == outage.node for o in overlapping):
+            continue
+        moments = [outage.start] + [o.start for o in overlapping if o.start > outage.start]
+        if all(sum(o.start <= t < o.end for o in overlapping) < f for t in moments):
+            kept.append(outage)
+    return kept
+
+
+outage_strategy = st.builds(lambda node, start, length, restart, late: Outage(node, 0.0 if late else start,
+                                                                                (0.0 if late else start) + length,
+                                                                                restart),
+                            node=st.integers(0, 6), start=st.floats(0.5, 8.0),
+                            length=st.one_of(st.floats(0.3, 6.0), st.just(math.inf)), restart=st.booleans(),
+                            late=st.booleans())
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), n=st.sampled_from([4, 7]), drawn=st.lists(outage_strategy, max_size=5))
+def test_random_crash_restart_and_late_join_schedules_stay_safe_and_decide_after_the_last_fault(seed, n, drawn):
+    f = (n - 1) // 3
+    outages = at_most_f_down([o for o in drawn if o.node < n], f)
+    last = max([o.start for o in outages] + [o.end for o in outages if o.end < math.inf] + [0.0])
+    sim = Simulation(n, seed=seed, timeouts=TIMEOUTS, sync_time=SYNC_TIME, outages=tuple(outages))
+    sim.run_until(lambda: False, last)
+    behind = lag(sim)
+    assert sim.run(head(sim) + HEIGHTS_AFTER, until=last + bound(HEIGHTS_AFTER, behind)), (
+        outages, [(x.chain_height, x.engine.height, x.engine.round, x.up) for x in sim.nodes])
+    sim.check_safety()
+    assert not any(node.halted for node in sim.nodes)
