@@ -2,9 +2,12 @@
 
 Every market figure comes from a read of the chain after the run: session summaries and
 trades (``market.results``/``rows``), attestations, payouts, regime histories
-(``grid.history``), token balances, and the blocks of the run.  Line loadings and voltages
-come from the oracle's ``latest.json`` (its power flow of a session as cleared, and with
-the awarded flexibility).  The dict is what ``testnet.report`` renders.
+(``grid.history``), token balances, and the blocks of the run.  For each energy session,
+the loading of its feeder's most loaded line or transformer and its lowest bus voltage per
+MTU: as cleared (the oracle's validation, from its ``latest.json``) and as settled (the
+oracle's power flow of the trades after curtailment and the awarded flexibility,
+``settledgrid.py``), with the MTUs the oracle attested violated.  The dict is what
+``testnet.report`` renders.
 """
 from __future__ import annotations
 
@@ -15,11 +18,7 @@ from gridoracle.snapshot import load_snapshots
 from market import sources
 from market.token import TOKEN_NAME
 from testnet.demo import Demo, check_agreement
-
-#: Elements whose loading (and buses whose voltage) the report plots, when the oracle has them.
-PLOTTED_ELEMENTS = ("line:Line R1-R2", "trafo:Trafo R0-R1")
-PLOTTED_BUSES = ("bus:Bus R15", "bus:Bus R18")
-
+from testnet.settledgrid import SettledGrid
 
 def _energy_mtus(summary: list, first_mtu: int) -> list[dict]:
     return [{"mtu": first_mtu + mtu, "price": price if volume > 0 else None, "volume_wh": volume, "trades": trades}
@@ -57,37 +56,47 @@ def session_figures(demo: Demo, session: dict) -> dict:
     return figures
 
 
-def _series(snapshots: list[dict], session: int, table: str, element: str) -> tuple[list, list, list]:
-    by_stage = {s["stage"]: s for s in snapshots if s["session"] == session}
-    before = by_stage.get("cleared")
-    after = by_stage.get("with flexibility", before)
-    if before is None or element not in before[table]:
-        return [], [], []
-    return before["mtus"], before[table][element], after[table][element]
+def _peak(values: list) -> float:
+    return max((v for v in values if v is not None), default=float("-inf"))
+
+
+def _low(values: list) -> float:
+    return min((v for v in values if v is not None), default=float("inf"))
+
+
+def _session_grid(grid: SettledGrid, session: dict, cleared: dict | None, record: dict | None) -> tuple[dict, dict]:
+    """The line or transformer of the session's feeder that the settled schedule loads most
+    (relative to its limit) and its lowest bus as settled, each also as cleared (the oracle's
+    validation), with the MTUs the oracle attested violated."""
+    settled, limits = grid.snapshot(session), grid.config.limits
+    empty = [None] * len(settled["mtus"])
+    cleared = cleared or {table: {} for table in ("lines", "trafos", "buses")}
+    elements = grid.elements(session["feeder"])
+    limit_of = {"lines": limits.line_loading_bp / 100, "trafos": limits.trafo_loading_bp / 100}
+    table, element = max(((t, e) for t in ("lines", "trafos") for e in elements[t]),
+                         key=lambda te: _peak(settled[te[0]][te[1]]) / limit_of[te[0]])
+    bus = min(elements["buses"], key=lambda b: _low(settled["buses"][b]))
+    violated = sorted({mtu for _e, _v, _l, mtu in record["report"]["violations"]}) if record else []
+    limit = limit_of[table]
+    loading = {"session": session["id"], "feeder": session["feeder"], "element": element, "limit_pct": limit,
+               "mtus": settled["mtus"], "cleared_pct": cleared[table].get(element, empty),
+               "settled_pct": settled[table][element], "verdict": record and record["report"]["verdict"],
+               "violated_mtus": violated}
+    voltage = {"session": session["id"], "bus": bus, "mtus": settled["mtus"],
+               "cleared_pu": cleared["buses"].get(bus, empty), "settled_pu": settled["buses"][bus],
+               "min_pu": limits.vm_min_upu / 1e6, "max_pu": limits.vm_max_upu / 1e6}
+    return loading, voltage
 
 
 def grid_figures(demo: Demo) -> tuple[list[dict], list[dict]]:
-    """Loading and voltage before and after flexibility, for the first session that needed it."""
-    snapshots = load_snapshots(OracleHome(demo.net.layout.oracle).latest_file)
-    flexed = [s["session"] for s in snapshots if s["stage"] == "with flexibility"]
-    if not flexed:
-        return [], []
-    sid, limits = flexed[0], OracleHome(demo.net.layout.oracle).load_config().limits
-    loading = []
-    for element in PLOTTED_ELEMENTS:
-        table = "lines" if element.startswith("line:") else "trafos"
-        mtus, before, after = _series(snapshots, sid, table, element)
-        limit = (limits.line_loading_bp if table == "lines" else limits.trafo_loading_bp) / 100
-        if mtus:
-            loading.append({"element": element, "limit_pct": limit, "mtus": mtus, "before_pct": before,
-                            "after_pct": after})
-    voltages = []
-    for bus in PLOTTED_BUSES:
-        mtus, before, after = _series(snapshots, sid, "buses", bus)
-        if mtus:
-            voltages.append({"bus": bus, "mtus": mtus, "before_pu": before, "after_pu": after,
-                             "min_pu": limits.vm_min_upu / 1e6, "max_pu": limits.vm_max_upu / 1e6})
-    return loading, voltages
+    """Loading and voltage of every energy session's feeder, per MTU: as cleared and as settled."""
+    home = OracleHome(demo.net.layout.oracle)
+    cleared = {s["session"]: s for s in load_snapshots(home.latest_file) if s["stage"] == "cleared"}
+    grid = SettledGrid(demo.market, home)
+    figures = [_session_grid(grid, session, cleared.get(session["id"]),
+                             demo.market.query(sources.MARKET, "attestation", session["id"]))
+               for session in demo.market.sessions() if session["id"] in demo.run.energy]
+    return [loading for loading, _voltage in figures], [voltage for _loading, voltage in figures]
 
 
 def chain_figures(demo: Demo, last_height: int) -> dict:

@@ -1,8 +1,9 @@
 """The demo report: a terminal summary and one self-contained HTML file with inline SVG plots.
 
 Pure presentation.  Both renderers take one plain, JSON-able report dict assembled elsewhere
-from the chain's API (chain figures, sessions with their per-MTU clearing, line loading before
-and after flexibility, regime changes per feeder, settlement per participant, an event log) and
+from the chain's API (chain figures, sessions with their per-MTU clearing, per energy session the
+loading of its feeder as cleared and as settled next to the oracle's verdict, regime changes per
+feeder, settlement per participant, an event log) and
 return text; nothing here talks to a node.
 
 Units in the dict are the chain's: money in micro-units (1 token = 10**6), prices in
@@ -153,8 +154,16 @@ def percent(value: float | None) -> str:
 
 
 def loading_verdict(element: Report) -> str:
-    after = peak(element["after_pct"])
-    return "-" if after is None else ("OVER" if after > element["limit_pct"] else "ok")
+    """Whether the schedule as settled keeps the element within its limit."""
+    settled_peak = peak(element["settled_pct"])
+    return "-" if settled_peak is None else ("OVER" if settled_peak > element["limit_pct"] else "ok")
+
+
+def oracle_verdict(element: Report) -> str:
+    """The oracle's attested verdict on the session, with the MTUs it found violated."""
+    if element["verdict"] is None:
+        return "not attested"
+    return element["verdict"] + (f" at {mtu_runs(element['violated_mtus'])}" if element["violated_mtus"] else "")
 
 
 def settlement_rows(report: Report) -> list[Report]:
@@ -264,10 +273,10 @@ def text_settlement(report: Report) -> list[str]:
 
 
 def text_loading(report: Report) -> list[str]:
-    rows = [[e["element"], percent(e["limit_pct"]), percent(peak(e["before_pct"])), percent(peak(e["after_pct"])),
-             loading_verdict(e)] for e in report["loading"]]
-    header = ["element", "limit %", "max before %", "max after %", "status"]
-    return (["Max loading before/after flexibility", *text_table(header, rows, {1, 2, 3})] if rows
+    rows = [[e["session"], e["element"], percent(e["limit_pct"]), percent(peak(e["cleared_pct"])),
+             percent(peak(e["settled_pct"])), oracle_verdict(e), loading_verdict(e)] for e in report["loading"]]
+    header = ["session", "element", "limit %", "max cleared %", "max settled %", "oracle", "settled"]
+    return (["Max loading as cleared and as settled", *text_table(header, rows, {0, 2, 3, 4})] if rows
             else ["Loading: no elements reported"])
 
 
@@ -531,22 +540,26 @@ def energy_chart(session: Report) -> Markup:
 
 
 def loading_chart(element: Report) -> Markup:
-    """An element's loading (%) per MTU before and after flexibility, with its limit dashed."""
+    """An element's loading (%) per MTU as cleared and as settled, its limit dashed, and a
+    shaded band behind each MTU the oracle attested violated."""
     frame, mtus = Frame(right=24), element["mtus"]
-    label = f"Loading of {element['element']} before and after flexibility"
+    label = f"Session {element['session']}: loading of {element['element']} as cleared and as settled"
     if not mtus:
         return svg(frame, label, [x_axis_line(frame), empty_message(frame, "no loading data")])
     band = Band(len(mtus), frame.x0, frame.x1)
-    before, after, limit = element["before_pct"], element["after_pct"], element["limit_pct"]
-    axis = value_axis([*before, *after, limit], frame.y1, frame.y0)
+    cleared, settled, limit = element["cleared_pct"], element["settled_pct"], element["limit_pct"]
+    axis = value_axis([*cleared, *settled, limit], frame.y1, frame.y0)
+    violated = set(element["violated_mtus"])
 
     def tip(when: str, values: Sequence[float | None]) -> Callable[[int], str]:
         return lambda i: f"{clock(mtus[i])} {when}: {percent(values[i])} %"
-    body = [*ticks(axis, frame, "left", True),
+    body = [*[svg_rect(band.center(i) - band.size / 2, frame.y0, band.size, frame.y1 - frame.y0, "violated",
+                       f"{clock(mtu)}: the oracle attested a violation") for i, mtu in enumerate(mtus) if mtu in violated],
+            *ticks(axis, frame, "left", True),
             svg_line(frame.x0, axis(limit), frame.x1, axis(limit), "limit"),
             svg_text(frame.x1 - 4, axis(limit) - 4, f"limit {percent(limit)} %", "limit-label", anchor="end"),
-            *series(band, axis, before[:len(mtus)], "before", tip("before", before)),
-            *series(band, axis, after[:len(mtus)], "after", tip("after", after)),
+            *series(band, axis, cleared[:len(mtus)], "cleared", tip("as cleared", cleared)),
+            *series(band, axis, settled[:len(mtus)], "settled", tip("as settled", settled)),
             x_axis_line(frame), *mtu_labels(mtus, band, frame), axis_title(frame, "left", "loading %")]
     return svg(frame, label, body)
 
@@ -618,26 +631,31 @@ def prices_section(report: Report) -> list[Markup]:
 
 
 def loading_caption(element: Report) -> str:
-    return (f"{element['element']}: max {percent(peak(element['before_pct']))} % before, "
-            f"{percent(peak(element['after_pct']))} % after, limit {percent(element['limit_pct'])} %")
+    return (f"Session {element['session']}, feeder {element['feeder']}, {element['element']}: max "
+            f"{percent(peak(element['cleared_pct']))} % as cleared, {percent(peak(element['settled_pct']))} % as "
+            f"settled ({loading_verdict(element)}), limit {percent(element['limit_pct'])} %; oracle: "
+            f"{oracle_verdict(element)}")
 
 
 def voltage_table(report: Report) -> list[Markup]:
-    """Bus voltages against their allowed band, before and after flexibility (nothing if none)."""
-    def spread(values: Sequence[float]) -> str:
-        return f"{min(values):.3f}-{max(values):.3f}" if values else "-"
-    rows = [[v["bus"], f"{v['min_pu']:.3f}-{v['max_pu']:.3f}", spread(v["before_pu"]), spread(v["after_pu"])]
-            for v in report["voltages"]]
+    """Each session's lowest bus against its allowed band, as cleared and as settled (nothing if none)."""
+    def spread(values: Sequence[float | None]) -> str:
+        present = [value for value in values if value is not None]
+        return f"{min(present):.3f}-{max(present):.3f}" if present else "-"
+    rows = [[v["session"], v["bus"], f"{v['min_pu']:.3f}-{v['max_pu']:.3f}", spread(v["cleared_pu"]),
+             spread(v["settled_pu"])] for v in report["voltages"]]
     if not rows:
         return []
-    return [Markup("<h3>Bus voltages (p.u.)</h3>"), html_table(["bus", "allowed", "before", "after"], rows, {1, 2, 3})]
+    return [Markup("<h3>Lowest bus voltage of each session (p.u.)</h3>"),
+            html_table(["session", "bus", "allowed", "as cleared", "as settled"], rows, {0, 2, 3, 4})]
 
 
 def loading_section(report: Report) -> list[Markup]:
     charts = [figure(loading_chart(e), loading_caption(e)) for e in report["loading"]]
     if not charts:
         return [note("No loading data."), *voltage_table(report)]
-    return [legend(("before", "before flexibility"), ("after", "after flexibility"), ("limit", "limit")),
+    return [legend(("cleared", "as cleared (the oracle's validation)"), ("settled", "as settled (after curtailment "
+                   "and flexibility)"), ("violated", "MTU the oracle attested violated"), ("limit", "limit")),
             *charts, *voltage_table(report)]
 
 
@@ -683,16 +701,16 @@ figure{margin:1em 0}figcaption{font-size:.85em;color:#555}.note{color:#666;font-
 svg.chart{width:100%;height:auto;font-size:11px}svg .grid{stroke:#e5e5e5}svg .axis{stroke:#444}
 svg .title{font-weight:bold;fill:#444}svg .empty{fill:#888;font-size:14px}
 svg .vol{fill:#9ecae1}svg .price{stroke:#d94801;fill:none;stroke-width:2}svg .price.pt{fill:#d94801}
-svg .before{stroke:#d62728;fill:none;stroke-width:2}svg .before.pt{fill:#d62728}
-svg .after{stroke:#1f77b4;fill:none;stroke-width:2}svg .after.pt{fill:#1f77b4}
+svg .cleared{stroke:#d62728;fill:none;stroke-width:2}svg .cleared.pt{fill:#d62728}
+svg .settled{stroke:#1f77b4;fill:none;stroke-width:2}svg .settled.pt{fill:#1f77b4}svg .violated{fill:#fbe3e3}
 svg .limit{stroke:#555;stroke-dasharray:6 4}svg .limit-label{fill:#555}
 svg .seg{stroke:#fff}svg .seg.green{fill:#2e9e4f}svg .seg.yellow{fill:#f2c318}svg .seg.red{fill:#d62d20}
 svg .seg.black{fill:#222}svg .seg.unknown{fill:#999}
 svg .seg-label{font-weight:bold;fill:#222}svg .seg-label.dark{fill:#fff}
 svg .gain{fill:#2e9e4f}svg .loss{fill:#d62d20}
 .legend{font-size:.85em}.sw{display:inline-block;width:1.6em;height:.7em;margin:0 .3em 0 .8em}
-.sw.vol{background:#9ecae1}.sw.price{background:#d94801}.sw.before{background:#d62728}
-.sw.after{background:#1f77b4}.sw.limit{border-top:2px dashed #555;height:0}
+.sw.vol{background:#9ecae1}.sw.price{background:#d94801}.sw.cleared{background:#d62728}
+.sw.settled{background:#1f77b4}.sw.violated{background:#fbe3e3}.sw.limit{border-top:2px dashed #555;height:0}
 .badge{padding:0 .4em;border-radius:3px;font-weight:bold}.green{background:#2e9e4f;color:#fff}
 .yellow{background:#f2c318}.red{background:#d62d20;color:#fff}.black{background:#222;color:#fff}
 .unknown{background:#999}
@@ -708,7 +726,8 @@ class Section(NamedTuple):
 
 SECTIONS = (Section("overview", "Overview", "Overview", overview_section),
             Section("prices", "Prices", "Prices and volumes per MTU", prices_section),
-            Section("loading", "Line loading", "Line loading before and after flexibility", loading_section),
+            Section("loading", "Grid", "Feeder loading per session: as cleared, as settled, the oracle's verdict",
+                    loading_section),
             Section("regimes", "Regimes", "Regime timeline per feeder", regimes_section),
             Section("settlement", "Settlement", "Settlement per participant", settlement_section),
             Section("sessions", "Sessions", "Sessions", sessions_section),

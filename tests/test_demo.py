@@ -49,8 +49,11 @@ def test_the_day_goes_as_the_scenario_says(demo):
     r = next(f for f in report["regimes"] if f["feeder"] == "r")
     assert [c["state"] for c in r["changes"]] == ["YELLOW", "GREEN", "YELLOW", "RED", "GREEN"]
     assert [x["node"] for x in report["chain"]["restarts"]] == ["agg2"]
-    loading = next(x for x in report["loading"] if x["element"] == "line:Line R1-R2")
-    assert max(loading["before_pct"]) > 100 >= max(loading["after_pct"])
+    loading = {x["session"]: x for x in report["loading"]}
+    assert sorted(loading) == [1, 2, 4] and all(max(x["settled_pct"]) <= x["limit_pct"] for x in loading.values())
+    assert loading[1]["element"] == "line:Line R1-R2" and max(loading[1]["cleared_pct"]) > 100
+    assert loading[1]["verdict"] == "approved" and loading[1]["violated_mtus"] == []  # after the flexibility
+    assert loading[4]["verdict"] == "violated" and loading[4]["violated_mtus"] == loading[4]["mtus"]
     assert "report: " in stdout and "feeder r is RED: flexibility request 5 is not enough" in stdout
     assert "http" not in html and html.count("<svg") >= 5
 

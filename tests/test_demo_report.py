@@ -70,12 +70,15 @@ def sample() -> dict:
                   "finality_ms": {"p50": 850, "p95": 1430, "max": 2875, "samples": 259}, "duration_s": 754.2,
                   "restarts": [{"node": "agg2", "down_s": 20.5, "caught_up_height": 131}]},
         "sessions": [energy_session(1, "f1", 9_000), energy_session(2, "f2", 6_000), flex, capacity],
-        "loading": [{"element": "line:Line R1-R2", "limit_pct": 100.0, "mtus": [DAY + i for i in range(96)],
-                     "before_pct": before, "after_pct": [min(v, 97.5) for v in before]},
-                    {"element": "trafo:Trafo R0-R1", "limit_pct": 100.0, "mtus": [DAY + i for i in range(96)],
-                     "before_pct": [v * 0.8 for v in before], "after_pct": [v * 0.75 for v in before]}],
-        "voltages": [{"bus": "Bus R18", "mtus": [DAY, DAY + 1], "before_pu": [0.93, 0.95], "after_pu": [0.955, 0.96],
-                      "min_pu": 0.95, "max_pu": 1.05}],
+        "loading": [{"session": 1, "feeder": "f1", "element": "line:Line R1-R2", "limit_pct": 100.0,
+                     "mtus": [DAY + i for i in range(96)], "cleared_pct": before,
+                     "settled_pct": [min(v, 97.5) for v in before], "verdict": "violated",
+                     "violated_mtus": [DAY + i for i in range(96) if before[i] > 100]},
+                    {"session": 2, "feeder": "f2", "element": "trafo:Trafo R0-R1", "limit_pct": 100.0,
+                     "mtus": [DAY + i for i in range(96)], "cleared_pct": [v * 0.8 for v in before],
+                     "settled_pct": [v * 0.75 for v in before], "verdict": "approved", "violated_mtus": []}],
+        "voltages": [{"session": 1, "bus": "Bus R18", "mtus": [DAY, DAY + 1], "cleared_pu": [0.93, None],
+                      "settled_pu": [0.955, 0.96], "min_pu": 0.95, "max_pu": 1.05}],
         "regimes": [{"feeder": "f1", "changes": [regime_change(1, "YELLOW", 120, REASONS["f1"][0], peak),
                                                  regime_change(2, "RED", 160, REASONS["f1"][1], []),
                                                  regime_change(3, "GREEN", 200, REASONS["f1"][2], [])]},
@@ -217,6 +220,17 @@ def test_text_is_compact_and_shows_loading():
     assert len(text.splitlines()) <= 60
     loading = next(line for line in text.splitlines() if "line:Line R1-R2" in line)
     assert "130.0" in loading and "97.5" in loading and loading.rstrip().endswith("ok")
+    assert "violated at 15:45-20:30" in loading
+
+
+def test_the_loading_chart_shades_the_mtus_the_oracle_found_violated():
+    report = sample()
+    violated, chart = report["loading"][0]["violated_mtus"], render_html(report)
+    assert chart.count('class="violated"') == len(violated) == 19
+    assert "Session 1, feeder f1, line:Line R1-R2: max 130.0 % as cleared, 97.5 % as settled (ok), limit 100.0 %; " \
+           "oracle: violated at 15:45-20:30" in chart
+    report["loading"][0]["settled_pct"][70] = 100.2
+    assert "100.2 % as settled (OVER)" in render_html(report)
 
 
 def test_energy_chart_axes_use_time_of_day():
@@ -247,7 +261,7 @@ def single_mtu(report: dict) -> None:
     session = report["sessions"][0]
     session["mtus"], session["n_mtus"] = session["mtus"][70:71], 1
     element = report["loading"][0]
-    element["mtus"], element["before_pct"], element["after_pct"] = [DAY + 70], [120.0], [90.0]
+    element["mtus"], element["cleared_pct"], element["settled_pct"] = [DAY + 70], [120.0], [90.0]
 
 
 def no_prices(report: dict) -> None:
@@ -259,7 +273,7 @@ def no_prices(report: dict) -> None:
 def zeros(report: dict) -> None:
     for row in report["sessions"][1]["mtus"]:
         row["volume_wh"], row["price"] = 0, 0
-    report["loading"][1]["before_pct"] = report["loading"][1]["after_pct"] = [0.0] * 96
+    report["loading"][1]["cleared_pct"] = report["loading"][1]["settled_pct"] = [0.0] * 96
     report["loading"][1]["limit_pct"] = 0.0
     for row in report["settlement"]:
         row["net"], row["end"] = 0, row["start"]
@@ -273,9 +287,9 @@ def negatives(report: dict) -> None:
 
 def empty_series(report: dict) -> None:
     report["sessions"][0]["mtus"] = []
-    report["loading"][0].update(mtus=[], before_pct=[], after_pct=[])
+    report["loading"][0].update(mtus=[], cleared_pct=[], settled_pct=[])
     report["regimes"][1]["changes"] = []
-    report["voltages"][0].update(before_pu=[], after_pu=[])
+    report["voltages"][0].update(cleared_pu=[], settled_pu=[])
 
 
 def one_block(report: dict) -> None:
