@@ -4,7 +4,8 @@ Engines exchange messages through a priority queue of timed events; nothing real
 A seeded ``random.Random`` decides each message's delay, loss and duplication (so messages
 are reordered too). Links are reliable after GST, as in the paper's partial synchrony: a
 message lost before GST is sent again and arrives within ``bound`` after GST, a message
-across a partition arrives after the partition heals, and every message sent after GST
+across a partition arrives after the partition heals (is lost, if ``lossy``: the links are
+down), and every message sent after GST
 arrives within ``bound`` (with GST = inf, lost messages are lost for good). A fake app
 builds blocks (``msgpack([height, round, proposer, counter])``, hash SHA-256 of the bytes)
 and checks them, optionally after a delay and with the blocks of some Byzantine proposers invalid.
@@ -21,16 +22,20 @@ relayed once), so the peers' re-sends still count once the node gets there
 node resends its own messages for its current height to a peer that links up (a node coming
 up, a healed partition) and rebroadcasts them every ``SYNC_POLL`` while its height does not
 advance (``Gossip(regossip=False)`` turns both off). Received messages for the chain height
-+ 1 are written to a WAL, replayed at a restart, as are the node's own messages.
++ 1 are written to a WAL, replayed at a restart, as are the node's own messages. Two
+remedies for the bugs this finds are modelled too (``Gossip.rebroadcast_all``,
+``Gossip.ahead_of_engine``; see tests/test_consensus_late_join.py).
 
 Crash faults (``Outage``): a node can be down from the start or from a time, and come back
 (or not). While down it receives nothing (messages to it are lost) and sends nothing; it
 was either killed (it restarts with its chain and WAL but a fresh engine and seen set) or
 frozen (it resumes with everything; its timeouts that fell due fire at resume). Coming up
-it catches up by block sync first, in batches from the reachable peer furthest ahead, as
-``BftDriver.run`` does, then enters consensus at the next height, usually after the others
-voted in it. ``on_enter`` is called whenever a node starts a height, so a test can inject a
-fault at that moment.
+it catches up by block sync first, in batches from the reachable peer furthest ahead
+(``sync_time`` seconds per block), as ``BftDriver.run`` does, then enters consensus at the
+next height, usually after the others voted in it. Every ``SYNC_POLL`` a running node behind
+a reachable peer catches up the same way, its engine left at its height until it is done.
+``on_enter`` is called whenever a node starts a height, and ``run_until`` stops at any
+condition, so a test can inject a fault at a chosen moment (``go_down``, ``come_up``).
 
 Byzantine kinds: ``SILENT`` (crashed from the start); ``EQUIVOCATE`` (as proposer, signs two
 different blocks, the second a fresh one without proof-of-lock, and sends one to each half
