@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from cli.common import CliError, Context
-from gridoracle.config import ConfigError, OracleHome, curtail_to_bp
+from gridoracle.config import ConfigError, OracleHome, check_node_url, curtail_to_bp
 from gridoracle.limits import Limits
 from gridoracle.journal import Journal, JournalError
 from market import sources
@@ -33,11 +33,13 @@ def register(sub) -> None:
     init.set_defaults(run=guarded(init_oracle))
     start = group.add_parser("start", help="run the oracle until Ctrl-C or SIGTERM")
     _home_argument(start)
+    _node_argument(start)
     start.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     start.add_argument("--log-format", default="text", choices=["text", "json"])
     start.set_defaults(run=guarded(start_oracle))
     status = group.add_parser("status", help="what the oracle has done: attestations, episodes, regimes")
     _home_argument(status)
+    _node_argument(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(run=guarded(oracle_status))
 
@@ -46,8 +48,13 @@ def _home_argument(parser) -> None:
     parser.add_argument("--oracle-home", type=Path, help="oracle directory (default: <home>/oracle)")
 
 
+def _node_argument(parser) -> None:
+    parser.add_argument("--node", dest="oracle_node", metavar="URL",
+                        help="API of the DSO's node, e.g. http://10.0.0.5:26657 (overrides 'node' in oracle.json)")
+
+
 def oracle_home(ctx: Context, args) -> OracleHome:
-    return OracleHome(args.oracle_home or ctx.home / "oracle")
+    return OracleHome(args.oracle_home or ctx.home / "oracle", getattr(args, "oracle_node", None))
 
 
 def guarded(run):
@@ -66,7 +73,7 @@ def init_oracle(ctx: Context, args) -> None:
     if args.feeder and not args.forecast:
         raise CliError("--feeder needs --forecast (the uncontrolled load and generation of that feeder)")
     limits = Limits(curtail_to_bp=curtail_to_bp(_number(args.curtail_to_pct), "--curtail-to-pct"))
-    key = create_oracle_home(home.path, ctx.node_url, read_password(confirm=True),
+    key = create_oracle_home(home.path, check_node_url(ctx.node_url, "--node"), read_password(confirm=True),
                              feeder=args.feeder and str(Path(args.feeder).resolve()),
                              forecast=args.forecast and str(Path(args.forecast).resolve()), limits=limits)
     print(f"created grid oracle home {home.path}")

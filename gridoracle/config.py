@@ -8,7 +8,8 @@
 
 ``oracle.json`` (every field optional except ``node``)::
 
-    {"node": "http://127.0.0.1:26657",        # the API of the DSO's node
+    {"node": "http://10.0.0.5:26657",         # the API of the DSO's node (any host;
+                                              #   ``oracle start --node URL`` overrides it)
      "key": "oracle",                          # key name in <home>/keys
      "feeder": null,                           # pandapower JSON file; null: CIGRE LV
      "forecast": null,                         # forecast CSV; null: the shipped CIGRE LV one
@@ -30,8 +31,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from gridoracle.limits import Limits
 
@@ -151,15 +153,27 @@ def _string_map(doc, name: str) -> dict[str, str]:
     return dict(doc)
 
 
+def check_node_url(url, where: str = "node") -> str:
+    """``url`` if it is a node API URL, http(s)://HOST[:PORT] with no path; ConfigError naming ``where``."""
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        port_ok = parts is not None and (parts.port is None or parts.port > 0)
+    except ValueError:  # a port that is not a number from 0 to 65535
+        parts, port_ok = None, False
+    if not (port_ok and parts.scheme in ("http", "https") and parts.hostname and parts.path in ("", "/")
+            and not parts.query and not parts.fragment):
+        raise ConfigError(f"{where} must be the URL of a node's API, http(s)://HOST:PORT "
+                          f"(e.g. http://10.0.0.5:26657), got {url!r}")
+    return url
+
+
 def parse_config(doc) -> OracleConfig:
     if not isinstance(doc, dict):
         raise ConfigError("the configuration must be a JSON object")
     unknown = set(doc) - set(OracleConfig.__dataclass_fields__)
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    node = doc.get("node")
-    if not isinstance(node, str) or not node.startswith(("http://", "https://")):
-        raise ConfigError("node must be the URL of a node's API, e.g. http://127.0.0.1:26657")
+    node = check_node_url(doc.get("node"))
     for name in ("feeder", "forecast"):
         if doc.get(name) is not None and not isinstance(doc[name], str):
             raise ConfigError(f"{name} must be a file path or null")
@@ -177,10 +191,11 @@ def parse_config(doc) -> OracleConfig:
 
 
 class OracleHome:
-    """Paths inside an oracle home directory."""
+    """Paths inside an oracle home directory; ``node``, if given, replaces the configured node URL."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, node: str | None = None):
         self.path = Path(path)
+        self.node = node and check_node_url(node, "--node")
 
     @property
     def config_file(self) -> Path:
@@ -218,9 +233,10 @@ class OracleHome:
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{self.config_file}: not valid JSON ({exc})") from None
         try:
-            return parse_config(doc)
+            config = parse_config(doc)
         except ConfigError as exc:
             raise ConfigError(f"{self.config_file}: {exc}") from None
+        return replace(config, node=self.node) if self.node else config
 
     def save_config(self, config: OracleConfig) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
