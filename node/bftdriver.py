@@ -9,10 +9,12 @@ are gossiped to every peer, batched into one frame per event-loop turn. Evidence
 double-signing is submitted as a governance transaction signed with the node key. A node that sees messages from a later height, or a
 peer ahead of it, catches up by block sync first.
 
-Votes are not sent once and forgotten: a node sends its own messages for the current height
-to every peer that links up (a restarted node, a healed partition), and rebroadcasts them
-while the height does not advance. Without this, validators waiting in a high round for
-votes that were sent while a peer was down would wait forever.
+Votes are not sent once and forgotten: a node sends every message of the current height it
+signed or received to every peer that links up (a restarted node, a healed partition), and
+rebroadcasts them while the height does not advance. Without this, validators waiting in a
+high round for votes that were sent while a peer was down, or by a validator that froze
+since, would wait forever. Messages received for a height before the engine reaches it
+(during block sync, before a restart) are replayed from the WAL when it does.
 
 For operators, ``status`` (the ``consensus`` section of ``/status``) names the validators whose
 prevotes and precommits this node holds for its current round, and a height that takes more
@@ -81,8 +83,6 @@ class BftDriver:
         height = self.chain.height + 1
         self.engine.restore([_decode_message(m) for m in self.wal.messages(height, own=True)])
         self._start_height()
-        for message in self.wal.messages(height, own=False):
-            self._feed(_decode_message(message))
         while self.failure is None:
             height = self.chain.height
             try:
@@ -107,6 +107,10 @@ class BftDriver:
         self._height_started = self._clock()
         self._timers.append(asyncio.get_running_loop().call_later(self.stall_after, self._on_stall_timer))
         self._engine(self.engine.start_height, height, self.chain.validators(height))
+        # What was received for this height before the engine got here: logged when it came
+        # while block sync was committing the heights below, or before a restart.
+        for message in self.wal.messages(height, own=False):
+            self._feed(_decode_message(message))
 
     # -- from peers --------------------------------------------------------------------------
     def on_frame(self, peer: str, kind: int, payload: bytes) -> None:
@@ -164,15 +168,21 @@ class BftDriver:
             self._seen.popitem(last=False)
         return True
 
-    def _own_messages(self) -> list[tuple[int, bytes]]:
-        return [(data[0], data[1:]) for data in self.wal.messages(self.chain.height + 1, own=True)]
+    def _height_messages(self) -> list[tuple[int, bytes]]:
+        """Every proposal and vote of the current height this node signed or received. A peer
+        that was away needs the others' messages too, not only this node's: a validator frozen
+        after its proposal and prevote cannot send them again (Tendermint's gossip likewise
+        sends a peer every message of the height it lacks)."""
+        height = self.chain.height + 1
+        logged = dict.fromkeys(self.wal.messages(height, own=True) + self.wal.messages(height, own=False))
+        return [(data[0], data[1:]) for data in logged]
 
     def _resend_to(self, peer: str) -> None:
-        for kind, payload in self._own_messages():
+        for kind, payload in self._height_messages():
             self.network.send(peer, kind, payload)
 
     def _rebroadcast(self) -> None:
-        for kind, payload in self._own_messages():
+        for kind, payload in self._height_messages():
             self.network.broadcast(kind, payload)
 
     def _gossip_tx(self, tx: Transaction) -> None:

@@ -21,10 +21,11 @@ relayed once), so the peers' re-sends still count once the node gets there
 (``Gossip(remember_ahead=True)`` is the old rule that remembered everything); and an honest
 node resends its own messages for its current height to a peer that links up (a node coming
 up, a healed partition) and rebroadcasts them every ``SYNC_POLL`` while its height does not
-advance (``Gossip(regossip=False)`` turns both off). Received messages for the chain height
-+ 1 are written to a WAL, replayed at a restart, as are the node's own messages. Two
-remedies for the bugs this finds are modelled too (``Gossip.rebroadcast_all``,
-``Gossip.ahead_of_engine``; see tests/test_consensus_late_join.py).
+advance (``Gossip(regossip=False)`` turns both off), together with every message of that height
+it received (``Gossip(rebroadcast_all=False)``: only its own, as the driver did before). Received
+messages for the chain height + 1 are written to a WAL and replayed when the engine starts
+that height (``Gossip(replay_received=False)``: only at a restart, as the driver did before);
+see tests/test_consensus_late_join.py for the bugs those two older rules cause.
 
 Crash faults (``Outage``): a node can be down from the start or from a time, and come back
 (or not). While down it receives nothing (messages to it are lost) and sends nothing; it
@@ -118,10 +119,10 @@ class Gossip:
     # height above chain height + 1, which the engine may not be able to keep
     regossip: bool = True  # resend own messages of the current height to a peer that links up, and rebroadcast
     # them every SYNC_POLL while the height does not advance
-    rebroadcast_all: bool = False  # True: rebroadcast every message of the current height, not only the node's own
-    # (Tendermint's gossip of the votes a peer lacks); the driver rebroadcasts only its own
-    ahead_of_engine: bool = False  # True: "ahead" (not remembered) means above the engine's height, not above chain
-    # height + 1; they differ while a running node catches up (the engine is still at its old height)
+    rebroadcast_all: bool = True  # rebroadcast every message of the current height it signed or received, as
+    # Tendermint gossips the votes a peer lacks; False: only its own (the driver before the sim found bug B)
+    replay_received: bool = True  # feed the engine the WAL's received messages of a height when it starts it;
+    # False: only at startup (the driver before the sim found bug A, the catch-up window)
 
 
 @dataclass(frozen=True)
@@ -319,14 +320,20 @@ class Simulation:
         height = node.chain_height + 1
         node.engine.restore(node.own.get(height, []))
         self._start_height(node, height)
-        for message in list(node.received.get(height, [])):
-            self._feed(node, message)
+        if not self.gossip.replay_received:  # the old driver replayed its WAL at startup only
+            self._replay(node, height)
         self._later(SYNC_POLL, node, self._poll, node, height - 1)
 
     def _start_height(self, node: SimNode, height: int) -> None:
         node.entered[height] = self.now
         self._handle(node, node.engine.start_height(height, self.validators))
+        if self.gossip.replay_received:
+            self._replay(node, height)
         self.on_enter(node, height)
+
+    def _replay(self, node: SimNode, height: int) -> None:
+        for message in list(node.received.get(height, [])):
+            self._feed(node, message)
 
     # -- crash faults ----------------------------------------------------------------------------
     def go_down(self, index: int, restart: bool = True) -> None:
@@ -469,8 +476,7 @@ class Simulation:
             if message.height == node.engine.height:
                 node.dropped_as_seen[message] += 1
             return
-        current = node.engine.height if self.gossip.ahead_of_engine else node.chain_height + 1
-        if message.height > current and not self.gossip.remember_ahead:
+        if message.height > node.chain_height + 1 and not self.gossip.remember_ahead:
             if message not in node.relayed_ahead:  # relayed once, not remembered as seen
                 node.relayed_ahead.add(message)
                 self._relay(node, source, message)

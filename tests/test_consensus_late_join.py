@@ -8,7 +8,7 @@ within ``bound(k, behind)`` simulated seconds:
 
 * catch-up: ``behind`` blocks at SYNC_TIME each, and a round trip per batch (at most two
   batches, and the round trip that finds no more) -- 6 DELTA;
-* SYNC_POLL + DELTA: the stuck peers rebroadcast their own messages of the height every
+* SYNC_POLL + DELTA: the stuck peers rebroadcast every message of the height they hold every
   SYNC_POLL, so the late node has them that long after it entered the height;
 * per height, the pause after a decision (``commit``) and three rounds, each no longer than
   its three timeouts and three message delays: round 0 may be lost to a faulty proposer,
@@ -42,7 +42,8 @@ STEPS = (STEP_PROPOSE, STEP_PREVOTE, STEP_PRECOMMIT)
 FIXED = Gossip()  # the driver's rules since the fix
 OLD_RULE = Gossip(remember_ahead=True)  # issue 17's cause: a message heard while behind was remembered as seen
 NO_REGOSSIP = Gossip(regossip=False)  # the fixed seen rule, but nobody sends a message twice
-ALL_VOTES = Gossip(rebroadcast_all=True)  # stuck nodes rebroadcast every message of the height, not only their own
+OWN_ONLY = Gossip(rebroadcast_all=False)  # bug B: stuck nodes rebroadcast only their own messages of the height
+NO_REPLAY = Gossip(replay_received=False)  # bug A: messages received for a height are replayed only at a restart
 
 
 def round_time(round_: int) -> float:
@@ -191,46 +192,29 @@ def test_regossip_reaches_a_paused_validator_that_catches_up_by_sync(seed):
     assert sim.signers[1].address in {s.validator for s in sim.nodes[0].decisions[entry["height"]].commit.signatures}
 
 
-# -- driver bugs the simulation finds (report, not fixed here) ------------------------------------
-CATCH_UP_WINDOW = ("node/bftdriver.py: while a running node catches up (BftDriver.run's loop), BlockSync.catch_up "
-                   "commits the blocks and then asks the peer for its height again; a message for the new chain "
-                   "height + 1 that arrives in that round trip is remembered as seen (it is not 'ahead') but fed to "
-                   "the engine still at its old height, whose FutureBuffer drops it; _start_height does not replay "
-                   "the WAL, and the peers' re-sends are dropped as duplicates: the height stalls as in issue 17")
-
-
-@pytest.mark.xfail(strict=True, reason=CATCH_UP_WINDOW)
-def test_bug_a_message_heard_in_the_last_round_trip_of_a_catch_up_counts():
+# -- driver bugs the simulation found (fixed in node/bftdriver.py) --------------------------------
+def test_a_message_heard_in_the_last_round_trip_of_a_catch_up_counts():
+    """Bug A. While a running node catches up (BftDriver.run's loop), BlockSync.catch_up commits
+    the blocks, then asks the peer for its height again; a message for the new chain height + 1
+    arriving in that round trip is remembered as seen (it is not 'ahead') but fed to the engine
+    still at its old height, which drops it. The driver now replays the WAL's received messages
+    of a height when its engine starts it."""
     sim, entry, behind = paused(0, 6.4)
     late = sim.nodes[1]
     assert sim.run(head(sim) + 3, until=6.4 + bound(3, behind)), (
         f"stalled at height {entry['height']}: validator 1 drops as seen {sorted(late.dropped_as_seen.values())}")
-
-
-def test_the_catch_up_window_closes_if_ahead_means_above_the_engines_height():
-    """The same schedule decides if a message above the engine's height (rather than above
-    chain height + 1) is not remembered as seen: one way to fix the bug above."""
-    sim, entry, behind = paused(0, 6.4, Gossip(ahead_of_engine=True))
-    assert sim.run(head(sim) + 3, until=6.4 + bound(3, behind))
     sim.check_safety()
 
 
-def test_how_the_catch_up_window_stalls_today():
-    """The schedule of the test above, as the driver behaves now: validator 1 heard the
-    others' prevotes for the head height after its chain got there but before its engine did."""
-    sim, entry, behind = paused(0, 6.4)
+def test_without_replaying_received_messages_the_catch_up_window_stalls():
+    """The schedule above with the driver's earlier rule: validator 1 heard the others' prevotes
+    for the head height after its chain got there but before its engine did, and never again."""
+    sim, entry, behind = paused(0, 6.4, NO_REPLAY)
     assert not sim.run(head(sim) + 1, until=6.4 + bound(3, behind))
     height, late = entry["height"], sim.nodes[1]
     prevotes = [m for i in (0, 2) for m in sim.nodes[i].own[height] if isinstance(m, Vote) and m.type == PREVOTE]
     assert prevotes and all(m in late.seen[height] and late.dropped_as_seen[m] > 0 for m in prevotes)
     assert all(m not in late.relayed_ahead for m in prevotes)  # not 'ahead' when heard: chain height + 1
-
-
-ONLY_OWN_MESSAGES = ("node/bftdriver.py: a stuck node rebroadcasts (and resends on link-up) only its own messages. "
-                     "The votes of a validator that froze after the others locked on its proposal reach a restarted "
-                     "validator never again, so it can neither prevote the re-proposal (no proof-of-lock) nor lock: "
-                     "with 3 of 4 validators up the height goes through rounds for ever. Tendermint's gossip sends a "
-                     "peer every vote of the height it lacks")
 
 
 def restart_while_the_proposer_freezes(seed: int, gossip: Gossip) -> tuple[Simulation, int, float, int]:
@@ -254,21 +238,19 @@ def restart_while_the_proposer_freezes(seed: int, gossip: Gossip) -> tuple[Simul
     return sim, height, sim.now, behind
 
 
-@pytest.mark.xfail(strict=True, reason=ONLY_OWN_MESSAGES)
-def test_bug_a_restarted_validator_gets_the_votes_of_one_that_froze_after_the_others_locked():
-    sim, height, back, behind = restart_while_the_proposer_freezes(0, FIXED)
-    assert sim.run(height + 2, until=back + bound(3, behind)), [(n.engine.height, n.engine.round) for n in sim.nodes]
-
-
 @pytest.mark.parametrize("seed", [0, 1])
-def test_rebroadcasting_every_message_of_the_height_decides_there(seed):
-    sim, height, back, behind = restart_while_the_proposer_freezes(seed, ALL_VOTES)
-    assert sim.run(height + 2, until=back + bound(3, behind))
+def test_a_restarted_validator_gets_the_votes_of_one_that_froze_after_the_others_locked(seed):
+    """Bug B. The frozen validator's proposal and prevote reach the restarted one only if the
+    others pass them on: stuck nodes rebroadcast every message of the height they hold."""
+    sim, height, back, behind = restart_while_the_proposer_freezes(seed, FIXED)
+    assert sim.run(height + 2, until=back + bound(3, behind)), [(n.engine.height, n.engine.round) for n in sim.nodes]
     sim.check_safety()
 
 
-def test_how_a_frozen_proposers_votes_are_missed_today():
-    sim, height, back, behind = restart_while_the_proposer_freezes(0, FIXED)
+def test_rebroadcasting_only_own_messages_misses_a_frozen_proposers_votes():
+    """The schedule above with the driver's earlier rule: with 3 of 4 validators up, the height
+    goes through rounds for ever (the restarted validator can neither lock nor accept the re-proposal)."""
+    sim, height, back, behind = restart_while_the_proposer_freezes(0, OWN_ONLY)
     assert not sim.run(height + 1, until=back + bound(3, behind))
     late, frozen = sim.nodes[1], sim.nodes[3]
     prevote = next(m for m in frozen.own[height] if isinstance(m, Vote) and m.type == PREVOTE)
