@@ -32,10 +32,12 @@ import msgpack
 
 from consensus.engine import Engine, RoundState
 from consensus.messages import (Broadcast, BuildBlock, CheckBlock, Decide, DuplicateVoteEvidence, EvidenceFound,
-                                NIL, Proposal, ScheduleTimeout, Vote)
+                                NIL, STEP_NEW_HEIGHT, Proposal, ScheduleTimeout, Timeout, Vote)
 from node.block import Block, BlockFormatError
+from node.blockpolicy import BlockPolicy, Round0Gate
 from node.blocksync import BlockSync
 from node.chain import ChainError
+from node.encoding import sha256
 from node.errors import ApiError, NodeHalted
 from node.keys import KeyPair
 from node.p2p import PeerNetwork
@@ -268,6 +270,10 @@ class BftDriver:
         return self._guarded(self.engine.on_block_checked, action.height, action.round, action.block_hash, valid)
 
     def _decide(self, action: Decide) -> None:
+        if action.height <= self.chain.height:
+            # Block sync committed this height while the engine was still deciding it (the run
+            # loop starts the next height once the sync returns): nothing left to do.
+            return
         started = time.perf_counter()
         staged = self.chain.staged
         try:

@@ -7,7 +7,7 @@ the peers' re-sends were then ignored as duplicates, and the height stalled.
 import asyncio
 from types import SimpleNamespace
 
-from consensus.messages import PREVOTE, Vote
+from consensus.messages import PREVOTE, Decide, Vote
 from node.bftdriver import KIND_VOTE, BftDriver
 
 
@@ -52,3 +52,12 @@ def test_a_vote_heard_while_behind_is_relayed_once():
     for _ in range(3):
         driver.on_frame("0xpeer", KIND_VOTE, prevote(28))
     assert sum(name == "broadcast" for name, _ in network.calls) == 1
+
+
+def test_a_decision_for_a_height_block_sync_already_committed_is_not_applied_twice():
+    """The engine may decide a height while block sync, on the same event loop, commits it:
+    applying the block again would fail and halt the node."""
+    driver, engine, _ = driver_at(height=12)
+    driver.chain = driver.service.chain = SimpleNamespace(height=12, staged=None)
+    driver._decide(Decide(12, 0, b"\x11" * 32, b"not a block", None))
+    assert driver.failure is None
