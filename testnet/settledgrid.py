@@ -9,11 +9,11 @@ of the session as cleared.  The test suite checks the same schedule without the 
 """
 from __future__ import annotations
 
-from market.client import MarketClient
 from gridoracle.chainview import ChainView
 from gridoracle.config import OracleHome
 from gridoracle.service import load_validator
 from gridoracle.snapshot import snapshot
+from market.client import MarketClient
 
 
 class SettledGrid:
