@@ -10,6 +10,7 @@ import asyncio
 import time
 from pathlib import Path
 
+from cli import backup_cmd
 from cli.common import CliError, Context, parse_amount
 from consensus.types import Validator, ValidatorSet
 from gridoracle.config import OracleHome
@@ -60,6 +61,7 @@ def register(sub) -> None:
     reset.add_argument("--node-home", type=Path, help="node directory (default: <home>/node)")
     reset.add_argument("--yes", action="store_true", help="confirm that this key has never signed")
     reset.set_defaults(run=reset_signing_state)
+    backup_cmd.register_backup(node)  # part E (operations): export-state, import-state
 
 
 def _password_file_argument(parser) -> None:
