@@ -21,8 +21,10 @@ from node.errors import ApiError
 from node.jsonvalues import JsonValueError, parse_json, to_json_value
 from node.blocksync import BATCH, encode_blocks
 from node.keys import is_address
+from node.lightroutes import MAX_PROOF_KEYS, state_answer, tx_answer  # issue 11 part D (trust)
 from node.metrics import render
 from node.openapi import OPENAPI
+from node.proposals import open_proposals  # issue 11 part D (trust)
 from node.queries import QueryRequest, QueryRunner
 from node.service import NodeService, Subscriber
 
@@ -110,6 +112,10 @@ class Api:
             web.get("/metrics", self.metrics),
             web.get("/sync/blocks", self.sync_blocks),
             web.post("/admin/isolate", self.isolate),
+            # issue 11 part D (trust): light-client proofs and governance proposals
+            web.get("/light/state", self.light_state),
+            web.get("/light/tx/{hash}", self.light_tx),
+            web.get("/governance/proposals", self.governance_proposals),
         ])
         return app
 
@@ -208,6 +214,20 @@ class Api:
                       "decoded": to_json_value(decode(value)) if value is not None and state_key.startswith((b"stor:", b"acct:")) else None,
                       "proof": proof.to_dict(), "state_root": header.state_root.hex(),
                       "height": header.height, "block_hash": header.hash.hex()})
+
+    async def light_state(self, request: web.Request) -> web.Response:
+        """State entries with proofs at the head, with its header, commit certificate and validators."""
+        keys = [hex_param(text, "key", MAX_RAW_KEY_BYTES) for text in request.query.getall("key", [])]
+        if not 1 <= len(keys) <= MAX_PROOF_KEYS:
+            raise ApiError("bad_request", f"give 1 to {MAX_PROOF_KEYS} key parameters (state keys in hex)")
+        return _json(state_answer(self.chain, keys))
+
+    async def light_tx(self, request: web.Request) -> web.Response:
+        """A committed tx and its receipt with Merkle paths, and its block's certified header."""
+        return _json(tx_answer(self.chain, hash_param(request.match_info["hash"], "tx hash")))
+
+    async def governance_proposals(self, request: web.Request) -> web.Response:
+        return _json(open_proposals(self.chain))
 
     async def status(self, request: web.Request) -> web.Response:
         head = self.chain.head

@@ -59,6 +59,17 @@ OPENAPI = {
         "/proof": {"get": _op("A value in the state with its sparse-Merkle proof against the head state root", [
             _query_param("contract", "contract address (with key)"), _query_param("key", "storage key"),
             _query_param("account", "account address (nonce proof)"), _query_param("raw_key", "raw state key, hex")])},
+        # issue 11 part D (trust): what a wallet checks against the validators it trusts (node/lightclient.py)
+        "/light/state": {"get": _op("Head state entries with sparse-Merkle proofs, with the head header, its commit "
+                                    "certificate and the validator set that signs it (503 commit_pending until "
+                                    "the certificate is there)", [
+            _query_param("key", "state key in hex, 1 to 8 times")], errors=(400, 503))},
+        "/light/tx/{hash}": {"get": _op("A committed transaction and its receipt with Merkle paths to the tx and "
+                                        "receipts roots, with its block's header, commit certificate and validators",
+                                        [_path_param("hash", "tx hash, hex")], errors=(400, 404, 503))},
+        "/governance/proposals": {"get": _op("Open governance proposals (id, action, params, approvals, power), the "
+                                             "approved validator-set change not yet in effect, the voting validators "
+                                             "and their quorum")},
         "/status": {"get": _op("Chain id, head, state root, validators, mempool size; consensus: height, round, "
                                 "step, proposer, the votes held for the round by validator, the missing ones")},
         "/health": {"get": _op("Liveness probe")},
