@@ -1,9 +1,16 @@
-"""`flexledger chain status|block|tx` and `flexledger contract deploy|call|query`."""
+"""`flexledger chain status|block|tx` and `flexledger contract deploy|call|query`.
+
+``chain tx --verify`` proves the transaction and its receipt in their block and checks the
+block against the validators the wallet trusts (cli/verifyopts.py).
+"""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from cli.common import CliError, Context, parse_value, print_json, require_ok
+from cli.verifyopts import add_verify_arguments, run_verified, wants_verify
+from node.verifiedreads import verified_tx
 from node.jsonvalues import to_json_value
 
 
@@ -15,6 +22,7 @@ def register(sub) -> None:
     block.set_defaults(run=show_block)
     tx = chain.add_parser("tx", help="a transaction and its receipt")
     tx.add_argument("hash")
+    add_verify_arguments(tx)
     tx.set_defaults(run=show_tx)
 
     contract = sub.add_parser("contract", help="deploy, call and query contracts").add_subparsers(
@@ -55,7 +63,16 @@ def show_block(ctx: Context, args) -> None:
 
 
 def show_tx(ctx: Context, args) -> None:
-    print_json(ctx.client.get(f"/tx/{args.hash}"))
+    if not wants_verify(args):
+        print_json(ctx.client.get(f"/tx/{args.hash}"))
+        return
+    if not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", args.hash):
+        raise CliError(f"HASH must be a tx hash of 64 hex digits (with or without 0x), not {args.hash!r}")
+    tx_hash = bytes.fromhex(args.hash.removeprefix("0x"))
+    verified = run_verified(ctx, args, lambda trusted: verified_tx(ctx.client, trusted, tx_hash))
+    tx, receipt = verified.value
+    print_json({"status": "committed", "tx": tx.to_json(), "receipt": receipt.to_json(),
+                "verified": verified.certified.summary()})
 
 
 def deploy_contract(ctx: Context, args) -> None:

@@ -1,7 +1,13 @@
-"""`flexledger wallet balance|send|history`: the settlement token from a prosumer's wallet."""
+"""`flexledger wallet balance|send|history`: the settlement token from a prosumer's wallet.
+
+``wallet balance --verify`` checks the balance against the validators the wallet trusts
+(cli/verifyopts.py), so the node it asks need not be trusted.
+"""
 from __future__ import annotations
 
 from cli.common import Context, format_amount, parse_amount, require_ok
+from cli.verifyopts import add_verify_arguments, run_verified, wants_verify
+from node.verifiedreads import verified_balance
 
 
 def register(sub) -> None:
@@ -9,6 +15,7 @@ def register(sub) -> None:
         dest="action", required=True)
     balance = wallet.add_parser("balance", help="token balance of a key or address")
     balance.add_argument("who", help="key name or 0x address")
+    add_verify_arguments(balance)
     balance.set_defaults(run=balance_of)
     send = wallet.add_parser("send", help="send tokens and wait until the transfer is committed")
     send.add_argument("to", help="recipient: key name or 0x address")
@@ -23,6 +30,10 @@ def register(sub) -> None:
 
 def balance_of(ctx: Context, args) -> None:
     address = ctx.resolve_address(args.who)
+    if wants_verify(args):
+        verified = run_verified(ctx, args, lambda trusted: verified_balance(ctx.client, trusted, address))
+        print(f"{address} {format_amount(verified.value)}: {verified.certified.summary()}")
+        return
     micro = ctx.client.query(ctx.token(), "balance_of", [address])
     print(f"{address} {format_amount(micro)}")
 

@@ -1,9 +1,12 @@
 """A node's home directory: config, genesis, validator key and data.
 
-    <home>/config.json     API address, block interval, mempool size, query limits, dev mode
+    <home>/config.json     listen addresses, peers, block interval, mempool size, query limits, dev
+                           mode (every field: docs/config.md; checked on load by node/configcheck.py)
     <home>/genesis.json    see node/genesis.py
     <home>/node_key.json   the validator's ed25519 seed, encrypted with a password like a wallet
                            key (node/keystore.py; mode 0600); the node asks for it once at start
+    <home>/node_id.json    the node key's address and public key in plain text, for
+                           ``flexledger node show-id`` without the password; checked against the key
     <home>/admin_token     the token of the admin routes (testnets only; mode 0600, owner only)
     <home>/signing_state.json  last signed height/round/step (validators; see node/signing.py)
     <home>/data/           LevelDB and the consensus WAL
@@ -16,16 +19,23 @@ from __future__ import annotations
 
 import json
 import stat
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from node.atomicfile import write_atomic, write_json_atomic
+from node.configcheck import ConfigFieldError, check_fields, upgrade_layout
 from node.keys import KeyPair
 from node.keystore import KeystoreError, decrypt_key, encrypt_key
+from node.netaddr import PeerAddress
 
 NODE_KEY_NAME = "node"
 
 DEFAULT_API_PORT = 26657
+# The API answers wallets and the grid oracle of its own organisation: local unless the
+# operator opens it (--api-listen 0.0.0.0:26657, ideally with TLS). Peers must reach the p2p
+# port from other machines, so it listens on every interface.
+DEFAULT_API_LISTEN = f"127.0.0.1:{DEFAULT_API_PORT}"
+DEFAULT_P2P_LISTEN = "0.0.0.0:26656"
 
 
 class ConfigError(Exception):
@@ -34,8 +44,7 @@ class ConfigError(Exception):
 
 @dataclass
 class NodeConfig:
-    api_host: str = "127.0.0.1"
-    api_port: int = DEFAULT_API_PORT
+    api_listen: str = DEFAULT_API_LISTEN  # HOST:PORT of the HTTP API
     block_interval: float = 1.0
     mempool_capacity: int = 10_000
     query_gas_limit: int = 5_000_000  # default and maximum gas of one POST /query
@@ -43,10 +52,22 @@ class NodeConfig:
     query_workers: int = 2            # queries running at once, each on its own thread
     query_queue: int = 32             # queries waiting for a worker; more get busy (503)
     dev: bool = False
-    p2p_host: str = "127.0.0.1"
-    p2p_port: int = 26656
-    peers: list[dict] = field(default_factory=list)  # {"address", "p2p_url", "api_url"}
+    # -- part A (ceremony): networking; peers are {"address", "p2p": "HOST:PORT"} --
+    p2p_listen: str = DEFAULT_P2P_LISTEN
+    external_address: str = ""  # HOST:PORT that peers dial (NAT); "" means p2p_listen
+    peers: list[dict] = field(default_factory=list)
     timeouts: dict = field(default_factory=dict)     # overrides of consensus TimeoutConfig fields
+
+    @property
+    def p2p_address(self) -> str:
+        """The HOST:PORT this node tells peers to dial."""
+        return self.external_address or self.p2p_listen
+
+    def with_peers(self, peers: list[PeerAddress]) -> "NodeConfig":
+        """This config with ``peers`` added (a peer already listed keeps its entry)."""
+        listed = {p["address"] for p in self.peers}
+        added = [{"address": p.address, "p2p": str(p.endpoint)} for p in peers if p.address not in listed]
+        return NodeConfig(**{**asdict(self), "peers": [*self.peers, *added]})
 
 
 class NodeHome:
@@ -81,6 +102,10 @@ class NodeHome:
     def wal_file(self) -> Path:
         return self.data_dir / "consensus.wal"
 
+    @property
+    def node_id_file(self) -> Path:
+        return self.path / "node_id.json"
+
     def exists(self) -> bool:
         return self.config_file.exists()
 
@@ -92,10 +117,14 @@ class NodeHome:
             if not isinstance(doc, dict):
                 raise ValueError("not a JSON object")
             legacy_token = doc.pop("admin_token", None)
-            config = NodeConfig(**doc)
-        except (ValueError, TypeError) as exc:
+            upgraded = upgrade_layout(doc)
+        except ValueError as exc:
             raise ConfigError(f"{self.config_file} is damaged: {exc}") from None
-        _check_query_limits(config, self.config_file)
+        try:
+            check_fields(upgraded, fields(NodeConfig))
+        except ConfigFieldError as exc:
+            raise ConfigError(f"{self.config_file}: {exc}") from None
+        config = NodeConfig(**upgraded)
         if legacy_token is not None:
             self._move_admin_token(legacy_token, config)
         return config
@@ -143,14 +172,35 @@ class NodeHome:
         return doc
 
     def load_key(self, password: str) -> KeyPair:
+        """The node key; ConfigError if it cannot be unlocked or is not the key of node_id.json."""
         doc = self._key_doc()
         if "seed" in doc:
             raise ConfigError(f"node key {self.key_file} is stored unencrypted (made by an older FlexLedger); "
                               f"encrypt it first: flexledger node encrypt-key --node-home {self.path}")
         try:
-            return decrypt_key(doc, password)
+            key = decrypt_key(doc, password)
         except KeystoreError as exc:
             raise ConfigError(f"cannot unlock the node key {self.key_file}: {exc}") from None
+        if not self.node_id_file.exists():  # a home made by an older version
+            self.save_node_id(key)
+        elif self.load_node_id()["public_key"] != key.public_key.hex():
+            raise ConfigError(f"{self.node_id_file} names another key than {self.key_file}: restore the files "
+                              f"of this home from its backup (the node key is the one that counts)")
+        return key
+
+    def save_node_id(self, key: KeyPair) -> None:
+        write_json_atomic(self.node_id_file, {"address": key.address, "public_key": key.public_key.hex()})
+
+    def load_node_id(self) -> dict:
+        """{"address", "public_key"} of this home's node key, readable without its password."""
+        try:
+            doc = json.loads(self.node_id_file.read_text())
+            return {"address": doc["address"], "public_key": doc["public_key"]}
+        except FileNotFoundError:
+            raise ConfigError(f"{self.node_id_file} is missing (a home made by an older version): start the node "
+                              f"once, which writes it") from None
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(f"{self.node_id_file} is damaged") from None
 
     def save_key(self, key: KeyPair, password: str) -> None:
         if self.key_file.exists():
@@ -170,12 +220,3 @@ class NodeHome:
         write_json_atomic(self.key_file, encrypt_key(key, NODE_KEY_NAME, password), mode=0o600)
         return key
 
-
-def _check_query_limits(config: NodeConfig, path: Path) -> None:
-    for name, least in (("query_gas_limit", 1), ("query_workers", 1), ("query_queue", 0)):
-        value = getattr(config, name)
-        if type(value) is not int or value < least:
-            raise ConfigError(f"{path}: {name} must be a whole number of at least {least}, not {value!r}")
-    if type(config.query_timeout) not in (int, float) or not config.query_timeout > 0:
-        raise ConfigError(f"{path}: query_timeout must be a number of seconds above zero, "
-                          f"not {config.query_timeout!r}")

@@ -24,6 +24,7 @@ from node.config import NodeConfig, NodeHome
 from node.devdriver import DevDriver
 from node.genesis import Genesis
 from node.keys import KeyPair, address_of
+from node.netaddr import parse_host_port
 from node.p2p import PeerInfo, PeerNetwork
 from node.queries import QueryLimits, QueryRunner
 from node.service import NodeService
@@ -33,10 +34,11 @@ from node.wal import ConsensusWal
 log = logging.getLogger("flexledger.node")
 
 
-async def _start_site(app: web.Application, host: str, port: int) -> web.AppRunner:
+async def _start_site(app: web.Application, listen: str) -> web.AppRunner:
+    endpoint = parse_host_port(listen)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await web.TCPSite(runner, endpoint.host, endpoint.port).start()
     return runner
 
 
@@ -51,19 +53,19 @@ def _bft_driver(home: NodeHome, config: NodeConfig, service: NodeService,
         return address in peer_addresses or chain.validators().by_address(address) is not None
 
     driver: BftDriver | None = None
-    network = PeerNetwork(chain.chain_id, key, [PeerInfo(p["address"], p["p2p_url"]) for p in config.peers],
+    network = PeerNetwork(chain.chain_id, key,
+                          [PeerInfo(p["address"], parse_host_port(p["p2p"]).url) for p in config.peers],
                           allowed, lambda peer, kind, payload: driver.on_frame(peer, kind, payload))
     engine = Engine(chain.chain_id, signer, TimeoutConfig(**config.timeouts))
-    driver = BftDriver(service, engine, key, network, ConsensusWal(home.wal_file),
-                       BlockSync(service, {p["address"]: p["api_url"] for p in config.peers},
-                                 lambda address: address in network.isolated))
+    driver = BftDriver(service, engine, key, network, ConsensusWal(home.wal_file), BlockSync(service, network))
     service.isolate = network.isolate
     return driver, network
 
 
-async def serve(home: NodeHome, key: KeyPair, block_interval: float | None = None, port: int | None = None) -> None:
-    """Run the node of ``home``, signing with ``key`` (its node key, unlocked), until SIGINT or SIGTERM."""
-    config = home.load_config()
+async def serve(home: NodeHome, key: KeyPair, config: NodeConfig | None = None) -> None:
+    """Run the node of ``home``, signing with ``key`` (its node key, unlocked), until SIGINT or SIGTERM;
+    ``config``: the home's config with the command line's overrides (None: the home's)."""
+    config = config or home.load_config()
     admin_token = home.load_admin_token()
     chain = Chain(home.data_dir, Genesis.load(home.genesis_file))
     service = NodeService(chain, config.mempool_capacity)
@@ -74,17 +76,17 @@ async def serve(home: NodeHome, key: KeyPair, block_interval: float | None = Non
     driver: DevDriver | BftDriver | None = None
     try:
         if config.dev:
-            driver = DevDriver(service, key, block_interval or config.block_interval)
+            driver = DevDriver(service, key, config.block_interval)
         else:
             driver, network = _bft_driver(home, config, service, key)
             p2p_app = web.Application()
             p2p_app.add_routes(network.routes())
-            sites.append(await _start_site(p2p_app, config.p2p_host, config.p2p_port))
+            sites.append(await _start_site(p2p_app, config.p2p_listen))
             await network.start()
         api = Api(service, queries, admin_token)
-        sites.append(await _start_site(api.app(), config.api_host, port or config.api_port))
-        log.info("node %s serving the API on http://%s:%d at height %d", chain.chain_id, config.api_host,
-                 port or config.api_port, chain.height)
+        sites.append(await _start_site(api.app(), config.api_listen))
+        log.info("node %s serving the API on %s at height %d", chain.chain_id,
+                 parse_host_port(config.api_listen).url, chain.height)
         await _run_until_signal(driver)
     finally:
         if network is not None:

@@ -148,9 +148,9 @@ def write_node_home(home: NodeHome, key: KeyPair, password: str, genesis: Genesi
     home.save_admin_token(secrets.token_hex(16))
     genesis.save(home.genesis_file)
     GuardedSigner.create(home.signing_state_file)
-    peers = [{"address": n.address, "p2p_url": f"http://127.0.0.1:{n.p2p_port}", "api_url": n.api_url}
-             for n in everyone if n.name != me.name]
-    home.save_config(NodeConfig(api_port=me.api_port, p2p_port=me.p2p_port, peers=peers,
+    peers = [{"address": n.address, "p2p": f"127.0.0.1:{n.p2p_port}"} for n in everyone if n.name != me.name]
+    home.save_config(NodeConfig(api_listen=f"127.0.0.1:{me.api_port}", p2p_listen=f"127.0.0.1:{me.p2p_port}",
+                                peers=peers,
                                 timeouts=timeouts or TESTNET_TIMEOUTS))
 
 

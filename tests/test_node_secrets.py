@@ -112,6 +112,7 @@ def test_node_start_without_a_password_or_with_a_wrong_one_says_so(tmp_path):
     home = NodeHome(tmp_path / "node")
     home.save_key(KeyPair.generate(), PASSWORD)
     home.save_config(NodeConfig(dev=True))
+    home.genesis_file.write_text("{}\n")  # a genesis is there (read only after the key is unlocked)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEXLEDGER_PASSWORD")}
     result = _flexledger("node", "start", "--node-home", str(home.path), env=env)
     assert result.returncode == 1
@@ -151,10 +152,10 @@ def test_the_admin_token_is_an_owner_only_file(tmp_path):
 
 def test_an_admin_token_in_an_old_config_moves_to_its_file(tmp_path):
     home = NodeHome(tmp_path)
-    home.save_config(NodeConfig(api_port=1234))
+    home.save_config(NodeConfig(api_listen="127.0.0.1:1234"))
     doc = json.loads(home.config_file.read_text())
     home.config_file.write_text(json.dumps({**doc, "admin_token": "old-token"}))
-    assert home.load_config().api_port == 1234
+    assert home.load_config().api_listen == "127.0.0.1:1234"
     assert "admin_token" not in json.loads(home.config_file.read_text())
     assert home.load_admin_token() == "old-token" and mode(home.admin_token_file) == 0o600
 
