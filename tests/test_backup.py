@@ -5,7 +5,10 @@ the restored node serves the backed-up block and state root and continues. A val
 signing state in an old backup is never restored alone (the double-sign hazard).
 """
 import json
-import shutil
+import os
+import signal
+import subprocess
+import sys
 import tarfile
 import time
 
@@ -16,7 +19,9 @@ from node.backup import BackupError, export_state, import_state
 from node.config import NodeHome
 from node.keys import KeyPair
 from node.signing import DoubleSignRefused, GuardedSigner
-from testnet.devnode import DevNode
+from node.store import ChainStore
+from node.client import ClientError, NodeClient
+from testnet.devnode import DevNode, free_port
 
 HAZARD = ("this backup's signing state (height {h}) may be older than what the validator signed since, and "
           "restoring it could make it double-sign: give --signing-state with the newest signing_state.json of "
@@ -199,3 +204,104 @@ def test_import_refuses_an_entry_outside_a_node_home(validator_archive, tmp_path
                                 f"the destination")
     assert not (tmp_path / "escape").exists() and not (tmp_path / "node").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".node.restoring")] == []
+
+
+class SoloValidator:
+    """A one-validator consortium chain made with the ceremony's commands, run as a real process."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.env = {**os.environ, "FLEXLEDGER_HOME": str(directory), "FLEXLEDGER_PASSWORD": "solo-password"}
+        self.env.pop("FLEXLEDGER_PASSWORD_FILE", None)
+        self.api, self.p2p = free_port(), free_port()
+        self.process = None
+
+    def cli(self, *args: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "cli.main", *args], env=self.env, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0, f"flexledger {' '.join(args)}: {result.stderr}"
+        return result.stdout
+
+    def create(self, home) -> None:
+        draft, genesis = self.directory / "draft.json", self.directory / "genesis.json"
+        self.cli("node", "init", "--node-home", str(home), "--p2p-listen", f"127.0.0.1:{self.p2p}",
+                 "--port", str(self.api))
+        public_key = json.loads(self.cli("node", "show-id", "--node-home", str(home), "--json"))["public_key"]
+        issuer, oracle = KeyPair.generate(), KeyPair.generate()
+        self.cli("genesis", "new", "--draft", str(draft), "--chain-id", "solo")
+        self.cli("genesis", "add-validator", "--draft", str(draft), "--name", "dso", "--role", "dso",
+                 "--public-key", public_key, "--p2p", f"127.0.0.1:{self.p2p}")
+        self.cli("genesis", "set-issuer", "--draft", str(draft), "--address", issuer.address, "--supply", "1")
+        self.cli("genesis", "set-oracle", "--draft", str(draft), "--public-key", oracle.public_key.hex())
+        self.cli("genesis", "finalize", "--draft", str(draft), "--out", str(genesis))
+        self.cli("node", "install-genesis", "--node-home", str(home), "--genesis", str(genesis))
+        config = json.loads((home / "config.json").read_text())
+        (home / "config.json").write_text(json.dumps({**config, "empty_blocks": True, "block_time": 0.1}))
+
+    def start(self, home) -> None:
+        self.log = open(self.directory / f"{home.name}.log", "wb")
+        self.process = subprocess.Popen([sys.executable, "-m", "cli.main", "node", "start", "--node-home", str(home)],
+                                        env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def height(self) -> int | None:
+        try:
+            return NodeClient(f"http://127.0.0.1:{self.api}", timeout=2).status()["height"]
+        except ClientError:
+            return None
+
+    def wait_height(self, height: int, timeout: float = 30.0) -> int:
+        deadline = time.monotonic() + timeout
+        while (now := self.height()) is None or now < height:
+            assert self.process.poll() is None, f"the node exited: see {self.log.name}"
+            assert time.monotonic() < deadline, f"height {height} not reached within {timeout} s (at {now})"
+            time.sleep(0.1)
+        return now
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        if self.process is not None:
+            self.log.close()
+        self.process = None
+
+
+@pytest.mark.parametrize("newer", ["signing-state", "fence-height"])
+def test_a_restored_validator_refuses_to_sign_again_what_it_signed_after_the_backup(tmp_path, newer):
+    """Restored alone, the one validator would sign heights it signed before, differently; with the
+    newer signing state, or a fence at the chain's height, the restored node stops instead."""
+    solo = SoloValidator(tmp_path)
+    home, restored, archive = tmp_path / "v", tmp_path / "restored", tmp_path / "v.tar.gz"
+    try:
+        solo.create(home)
+        solo.start(home)
+        solo.wait_height(3)
+        solo.stop()
+        manifest = export_state(NodeHome(home), archive)
+        assert manifest.signed[0] == manifest.height > 0
+        solo.start(home)
+        head = solo.wait_height(manifest.height + 5)
+        solo.stop()
+
+        option = ({"newer_signing_state": NodeHome(home).signing_state_file} if newer == "signing-state"
+                  else {"fence_height": head})
+        import_state(archive, NodeHome(restored), **option)
+        solo.start(restored)
+        assert solo.process.wait(30) != 0
+        log = (tmp_path / "restored.log").read_text()
+        assert "CRITICAL flexledger" in log and "refusing to double-sign" in log
+        assert head_height(restored) == manifest.height  # it signed nothing, so committed nothing
+    finally:
+        solo.stop()
+
+
+def head_height(home) -> int:
+    store = ChainStore(NodeHome(home).data_dir / "chain.db")
+    try:
+        return store.head_height()
+    finally:
+        store.close()
