@@ -30,16 +30,21 @@ def register(sub) -> None:
     for command, (action, summary) in LIST_ACTIONS.items():
         vote = gov.add_parser(command, help=summary, description=f"{summary}: {VOTE_HELP}")
         vote.add_argument("who", help="0x address, or the name of a wallet key")
-        signer = vote.add_mutually_exclusive_group(required=True)
-        signer.add_argument("--node-home", type=Path, help="vote with the validator key of this node home")
-        signer.add_argument("--key", help="vote with this wallet key (a validator's)")
-        vote.add_argument("--password-file", type=Path, help="file whose first line is the key's password")
+        add_signer_arguments(vote)
         vote.set_defaults(run=vote_on_list, governance_action=action)
     gov.add_parser("admission", help="the allow list and the deployer list, with the height each "
                                      "account joined").set_defaults(run=show_admission)
 
 
-def _signer(ctx: Context, args) -> KeyPair:
+def add_signer_arguments(parser) -> None:
+    """The validator key a governance vote is signed with: a node home's, or a wallet key."""
+    signer = parser.add_mutually_exclusive_group(required=True)
+    signer.add_argument("--node-home", type=Path, help="vote with the validator key of this node home")
+    signer.add_argument("--key", help="vote with this wallet key (a validator's)")
+    parser.add_argument("--password-file", type=Path, help="file whose first line is the key's password")
+
+
+def validator_signer(ctx: Context, args) -> KeyPair:
     password = read_password(password_file=args.password_file)
     if args.node_home is not None:
         return NodeHome(args.node_home).load_key(password)
@@ -48,7 +53,7 @@ def _signer(ctx: Context, args) -> KeyPair:
 
 def vote_on_list(ctx: Context, args) -> None:
     address = ctx.resolve_address(args.who)
-    response = ctx.client.govern(_signer(ctx, args), args.governance_action, {"address": address})
+    response = ctx.client.govern(validator_signer(ctx, args), args.governance_action, {"address": address})
     outcome = require_ok(response)["result"]
     if outcome["applied"]:
         print(f"{args.governance_action} {address}: applied in block {response['receipt']['height']}")

@@ -7,6 +7,7 @@ import sys
 from cli import (chain_cmd, demo_cmd, device_cmd, dso_cmd, gov_cmd, grid_cmd, keys_cmd, market_cmd, meter_cmd, node_cmd,
                  oracle_cmd, participant_cmd, testnet_cmd, wallet_cmd)
 from cli import genesis_cmd  # part A (ceremony)
+from cli import validators_cmd  # part D (trust): validator-set governance
 from cli.common import CliError, Context
 from node.client import ClientError
 from node.config import ConfigError
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (keys_cmd, wallet_cmd, chain_cmd, node_cmd, gov_cmd, testnet_cmd, participant_cmd, device_cmd,
                    dso_cmd, market_cmd, meter_cmd, oracle_cmd, grid_cmd, demo_cmd):
         module.register(sub)
+    validators_cmd.register(sub)  # part D (trust): validators list|proposals|propose-*|approve
     genesis_cmd.register(sub)  # part A (ceremony): the genesis draft commands
     return parser
 
