@@ -94,7 +94,10 @@ class MarketActor:
     def _loop(self) -> None:
         try:
             while not self._stop.is_set():
-                self._session()
+                try:
+                    self._session()
+                except MarketStuck as exc:  # the chain stalled: the liveness checker says why
+                    self.tally.abandoned.append(str(exc))
         except Exception as exc:  # reported by stop()
             self.failure = exc
 
@@ -176,4 +179,5 @@ class MarketActor:
                 self._nonces[key.address] += 1
                 return receipt
             time.sleep(0.3)
+        del self._nonces[key.address]  # it may still commit: read the nonce from the chain next time
         raise MarketStuck(f"{function} by {key.address} was not committed within {STEP_TIMEOUT:g} s")
