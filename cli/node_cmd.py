@@ -239,7 +239,6 @@ def _install(home: NodeHome, source: Path) -> None:
 def start_node(ctx: Context, args) -> None:
     from node.runner import serve  # imported here: the node's dependencies load only when needed
 
-    configure_logs(args.log_level, args.log_format)
     home = _home(ctx, args)
     config = _network_settings(args).apply(home.load_config())
     if args.dev and not config.dev:
@@ -252,6 +251,7 @@ def start_node(ctx: Context, args) -> None:
         raise CliError(f"{home.path} has no genesis yet: install the consortium's genesis.json with "
                        f"'flexledger node install-genesis --node-home {home.path} --genesis FILE'")
     key = home.load_key(read_password(password_file=args.password_file))
+    configure_logs(args.log_level, args.log_format)
     asyncio.run(serve(home, key, config))
 
 

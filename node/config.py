@@ -111,7 +111,7 @@ class NodeHome:
 
     def load_config(self) -> NodeConfig:
         if not self.config_file.exists():
-            raise ConfigError(f"{self.path} is not a node home: run 'flexledger node init --home {self.path}' first")
+            raise ConfigError(f"{self.path} is not a node home: run 'flexledger node init --node-home {self.path}' first")
         try:
             doc = json.loads(self.config_file.read_text())
             if not isinstance(doc, dict):

@@ -35,7 +35,8 @@ DRAFT_FORMAT = "flexledger-genesis-draft/1"
 
 
 class DraftError(ValueError):
-    """A value the draft refuses; ``field`` names it (``public_key``, ``validators[1].p2p``)."""
+    """A value the draft refuses; ``field`` names it (``public_key``, ``validators[1].p2p``; ``draft``:
+    the file as a whole)."""
 
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
@@ -164,11 +165,11 @@ def load_draft(path: Path, market_check=None) -> dict:
     try:
         doc = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise DraftError("draft", f"{path} not found: start one with 'flexledger genesis new'") from None
+        raise DraftError("draft", "not found: start one with 'flexledger genesis new'") from None
     except ValueError as exc:
-        raise DraftError("draft", f"{path} is not valid JSON: {exc}") from None
+        raise DraftError("draft", f"not valid JSON: {exc}") from None
     if not isinstance(doc, dict) or doc.get("draft") != DRAFT_FORMAT:
-        raise DraftError("draft", f"{path} is not a genesis draft (no \"draft\": \"{DRAFT_FORMAT}\")")
+        raise DraftError("draft", f"not a genesis draft (no \"draft\": \"{DRAFT_FORMAT}\")")
     return replay(doc, market_check)
 
 

@@ -61,8 +61,8 @@ def create_home(home: NodeHome, password: str, network: NetworkSettings) -> KeyP
 
 def identity(home: NodeHome) -> dict:
     """{"address", "public_key", "p2p_address", "peer"}: what the genesis coordinator and peers need."""
-    node_id = home.load_node_id()
     p2p_address = home.load_config().p2p_address
+    node_id = home.load_node_id()
     return {**node_id, "p2p_address": p2p_address, "peer": f"{node_id['address']}@{p2p_address}"}
 
 
