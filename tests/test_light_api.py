@@ -50,6 +50,17 @@ def test_a_balance_and_a_transfer_are_verified_against_the_genesis_validators(lo
     assert proven_receipt == receipt and tx.payload.args == [ALICE.address, 1_500_000]
 
 
+def test_a_validator_set_change_on_chain_is_followed_from_the_genesis_set(local):
+    added = {"name": "agg1", "public_key": BOB.public_key.hex(), "power": 4, "role": "aggregator"}
+    effective = local.run(local.validator, GovernancePayload("add_validator", added)).result["effective_height"]
+    while local.chain.height < effective:
+        local.driver.produce_block()
+    balance = verified_balance(InProcessNode(local.chain), genesis_trust(local), local.issuer.address)
+    assert balance.certified.summary() == f"verified by 1 of 2 validators (power 10 of 14) at height {effective}"
+    assert balance.trusted == TrustedSet(CHAIN_ID, effective, ValidatorSet(
+        local.genesis.validators.validators + (Validator("agg1", BOB.public_key, 4, "aggregator"),)))
+
+
 def _forged_balance(answer):
     entry = answer["entries"][0]
     entry["value"] = "ce3b9aca00"  # 10**9 encoded, instead of the real balance
