@@ -16,10 +16,16 @@ high round for votes that were sent while a peer was down, or by a validator tha
 since, would wait forever. Messages received for a height before the engine reaches it
 (during block sync, before a restart) are replayed from the WAL when it does.
 
+When round 0 of each height starts is the block production policy's call (node/blockpolicy.py:
+the target block time, and waiting for transactions with a heartbeat block on an idle
+chain): the engine waits in its new-height step until the driver hands it that step's
+timeout. Transactions received from peers are passed on to the other peers the first time,
+so one sent to an observer reaches the validators.
+
 For operators, ``status`` (the ``consensus`` section of ``/status``) names the validators whose
-prevotes and precommits this node holds for its current round, and a height that takes more
-than ``STALL_FACTOR`` times the target block time is logged once as a WARNING naming the
-missing votes (see ``stall_after``).
+prevotes and precommits this node holds for its current round, and a height whose round 0
+started more than ``STALL_FACTOR`` times the target block time ago is logged once as a
+WARNING naming the missing votes (see ``stall_after``).
 """
 from __future__ import annotations
 
@@ -34,7 +40,7 @@ from consensus.engine import Engine, RoundState
 from consensus.messages import (Broadcast, BuildBlock, CheckBlock, Decide, DuplicateVoteEvidence, EvidenceFound,
                                 NIL, STEP_NEW_HEIGHT, Proposal, ScheduleTimeout, Timeout, Vote)
 from node.block import Block, BlockFormatError
-from node.blockpolicy import BlockPolicy, Round0Gate
+from node.blockpolicy import BlockPolicy, Round0Gate, Scheduler
 from node.blocksync import BlockSync
 from node.chain import ChainError
 from node.encoding import sha256
@@ -59,7 +65,8 @@ STALL_FACTOR = 10  # a height taking this many target block times is logged as a
 
 class BftDriver:
     def __init__(self, service: NodeService, engine: Engine, node_key: KeyPair, network: PeerNetwork,
-                 wal: ConsensusWal, sync: BlockSync, clock=time.monotonic):
+                 wal: ConsensusWal, sync: BlockSync, clock=time.monotonic, policy: BlockPolicy = BlockPolicy(),
+                 call_later: Scheduler | None = None):
         self.service = service
         self.chain = service.chain
         self.engine = engine
@@ -72,12 +79,15 @@ class BftDriver:
         self.failure: Exception | None = None
         self.votes_received = 0
         self._outgoing_txs: list[bytes] = []
-        self._clock = clock  # seconds, monotonic; injectable for tests
-        self._height_started = clock()
+        self._clock = clock  # seconds, monotonic; injectable for tests, like the gate's timers (call_later)
+        self._height_started = self._round_started = clock()
         self._stall_warned = -1  # the height whose stall was logged
+        self._held: Timeout | None = None  # the engine's new-height timeout, while the gate holds round 0
+        self.gate = Round0Gate(policy, clock, call_later or _loop_call_later, self._has_ready_txs, self._start_round0)
         network.on_link = self._resend_to
         service.on_tx_admitted = self._gossip_tx
         service.consensus_status = self.status
+        service.peer_count = lambda: len(network.connected())
 
     # -- running ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -93,6 +103,7 @@ class BftDriver:
                 if self.chain.height == height:
                     self._rebroadcast()
             self.sync.wake.clear()
+            self.service.log_summary_if_due()
             if self.failure is None and await self.sync.catch_up():
                 self._start_height()
         if isinstance(self.failure, NodeHalted):
@@ -105,14 +116,41 @@ class BftDriver:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+        self.gate.cancel()
+        self._held = None
         self.wal.start_height(height)
-        self._height_started = self._clock()
-        self._timers.append(asyncio.get_running_loop().call_later(self.stall_after, self._on_stall_timer))
+        self._height_started = self._round_started = self._clock()
+        self._arm_stall_timer(self.stall_after)
         self._engine(self.engine.start_height, height, self.chain.validators(height))
         # What was received for this height before the engine got here: logged when it came
         # while block sync was committing the heights below, or before a restart.
-        for message in self.wal.messages(height, own=False):
-            self._feed(_decode_message(message))
+        for data in self.wal.messages(height, own=False):
+            message = _decode_message(data)
+            self._peer_started(message)
+            self._feed(message)
+
+    # -- the block production policy (node/blockpolicy.py) ------------------------------------
+    def _hold_round0(self, timeout: Timeout) -> None:
+        """The engine waits in new-height for ``timeout``: the gate says when to hand it over."""
+        self._held = timeout
+        self.gate.hold()
+
+    def _start_round0(self) -> None:
+        timeout, self._held = self._held, None
+        if timeout is not None and timeout.height == self.chain.height + 1:
+            self._round_started = self._clock()
+            self._arm_stall_timer(self.stall_after)
+            self._engine(self.engine.on_timeout, timeout)
+
+    def _has_ready_txs(self) -> bool:
+        mempool = self.service.mempool
+        return len(mempool) > mempool.gapped_count
+
+    def _peer_started(self, message: Proposal | Vote) -> None:
+        """Another validator of this height started round 0: follow it at once."""
+        sender = message.proposer if isinstance(message, Proposal) else message.validator
+        if self._held is not None and self.chain.validators(message.height).by_address(sender) is not None:
+            self.gate.peer_started()
 
     # -- from peers --------------------------------------------------------------------------
     def on_frame(self, peer: str, kind: int, payload: bytes) -> None:
@@ -124,10 +162,7 @@ class BftDriver:
                 log.warning("malformed transaction batch from %s", peer)
                 return
             for data in txs if isinstance(txs, list) else ():
-                try:
-                    self.service.check_and_add(data if isinstance(data, bytes) else b"", gossip=False)
-                except ApiError:
-                    pass
+                self._admit_gossiped(data if isinstance(data, bytes) else b"")
             return
         if kind not in (KIND_PROPOSAL, KIND_VOTE) or self._seen_key(kind, payload) in self._seen:
             return
@@ -151,6 +186,7 @@ class BftDriver:
         self.votes_received += isinstance(message, Vote)
         if message.height == self.chain.height + 1:
             self.wal.append_received(message.height, _encode_message(message))
+            self._peer_started(message)
         self.network.broadcast(kind, payload, exclude=peer)
         self._feed(message)
 
@@ -187,11 +223,24 @@ class BftDriver:
         for kind, payload in self._height_messages():
             self.network.broadcast(kind, payload)
 
+    def _admit_gossiped(self, data: bytes) -> None:
+        """A peer's transaction: admitted and passed on to the other peers the first time it is
+        seen, so a transaction sent to an observer, or to a validator that not every other
+        validator links to, reaches every validator. One this node holds already costs only a hash."""
+        if sha256(data) in self.service.mempool:
+            return
+        try:
+            tx = self.service.check_and_add(data, gossip=False)
+        except ApiError:
+            return
+        self._gossip_tx(tx)
+
     def _gossip_tx(self, tx: Transaction) -> None:
         """Queue an admitted tx for the peers; the queue goes out as one frame per loop turn."""
         if not self._outgoing_txs:
             asyncio.get_running_loop().call_soon(self._flush_txs)
         self._outgoing_txs.append(tx.to_bytes())
+        self.gate.txs_ready()
 
     def _flush_txs(self) -> None:
         batch, self._outgoing_txs = self._outgoing_txs, []
@@ -230,6 +279,9 @@ class BftDriver:
                 self.network.broadcast(KIND_PROPOSAL if isinstance(message, Proposal) else KIND_VOTE, payload)
             return []
         if isinstance(action, ScheduleTimeout):
+            if action.timeout.step == STEP_NEW_HEIGHT:
+                self._hold_round0(action.timeout)
+                return []
             loop = asyncio.get_running_loop()
             self._timers.append(loop.call_later(action.delay, self._on_timeout, action.timeout))
             return []
@@ -288,7 +340,7 @@ class BftDriver:
             self.failure = NodeHalted(f"decided block at height {action.height} cannot be applied here: {exc}")
             self.sync.wake.set()
             return
-        self.service.after_commit(staged, (time.perf_counter() - started) * 1000)
+        self.service.after_commit(staged, (time.perf_counter() - started) * 1000, action.round)
         self._start_height()
 
     def _report(self, evidence: DuplicateVoteEvidence) -> None:
@@ -305,35 +357,38 @@ class BftDriver:
     # -- status and diagnostics ------------------------------------------------------------------
     @property
     def target_block_time(self) -> float:
-        """The block time the operator configured for a validator: the pause between a decision
-        and the next height (``timeouts.commit`` in the node config). ``block_interval`` paces
-        only dev nodes."""
-        return self.engine.timeouts.commit
+        """The block time the operator configured (``block_time`` in the node config)."""
+        return self.gate.policy.block_time
 
     @property
     def stall_after(self) -> float:
-        """Seconds at one height before it is logged as a stall: ``STALL_FACTOR`` times the
-        target block time, but at least the round-0 timeouts (propose + prevote + precommit),
-        so that a commit pause of 0 does not report every height."""
+        """Seconds from the start of round 0 before a height is logged as a stall:
+        ``STALL_FACTOR`` times the target block time, but at least the round-0 timeouts
+        (propose + prevote + precommit), so that a short block time does not report every
+        height. Waiting for transactions before round 0 is no stall."""
         t = self.engine.timeouts
         return max(STALL_FACTOR * self.target_block_time, t.propose + t.prevote + t.precommit)
 
+    def _arm_stall_timer(self, delay: float) -> None:
+        self._timers.append(asyncio.get_running_loop().call_later(delay, self._on_stall_timer))
+
     def _on_stall_timer(self) -> None:
-        if not self.check_stall() and self._stall_warned != self.engine.height and self.failure is None:
-            remaining = max(self.stall_after - (self._clock() - self._height_started), 0.05)
-            self._timers.append(asyncio.get_running_loop().call_later(remaining, self._on_stall_timer))
+        if (self._held is None and not self.check_stall() and self._stall_warned != self.engine.height
+                and self.failure is None):
+            self._arm_stall_timer(max(self.stall_after - (self._clock() - self._round_started), 0.05))
 
     def check_stall(self) -> bool:
-        """Log one WARNING per height once it has taken longer than ``stall_after``, naming the
-        round, step and missing votes. True if it logged now."""
+        """Log one WARNING per height once round 0 started longer than ``stall_after`` ago,
+        naming the round, step and missing votes. True if it logged now."""
         state = self.engine.round_state()
-        elapsed = self._clock() - self._height_started
-        if state is None or self._stall_warned == state.height or elapsed <= self.stall_after:
+        elapsed = self._clock() - self._round_started
+        if (state is None or self._held is not None or self._stall_warned == state.height
+                or elapsed <= self.stall_after):
             return False
         self._stall_warned = state.height
-        log.warning("stall: %s; %.1f s at this height, over the %g s limit (%dx the %g s block time, timeouts.commit, "
-                    "and at least the round-0 timeouts)", describe_stall(state), elapsed, self.stall_after,
-                    STALL_FACTOR, self.target_block_time)
+        log.warning("stall: %s; %.1f s since round 0 started, over the %g s limit (%dx the %g s block time, "
+                    "block_time, and at least the round-0 timeouts)", describe_stall(state), elapsed,
+                    self.stall_after, STALL_FACTOR, self.target_block_time)
         return True
 
     def status(self) -> dict:
@@ -341,6 +396,9 @@ class BftDriver:
         doc = {"height": self.engine.height, "round": self.engine.round, "step": self.engine.step_name,
                "since": round(self._clock() - self._height_started, 3), "peers": self.network.connected(),
                "votes": self.votes_received}
+        round0_in = self.gate.round0_in()
+        if round0_in is not None:
+            doc["round0_in"] = round(round0_in, 3)  # held: waiting for the block time or for transactions
         state = self.engine.round_state()
         if state is not None:
             names = _names(state)
@@ -358,7 +416,12 @@ class BftDriver:
     def close(self) -> None:
         for timer in self._timers:
             timer.cancel()
+        self.gate.cancel()
         self.wal.close()
+
+
+def _loop_call_later(delay: float, callback) -> asyncio.TimerHandle:
+    return asyncio.get_running_loop().call_later(delay, callback)
 
 
 def _names(state: RoundState) -> dict[str, str]:

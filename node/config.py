@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from node.atomicfile import write_atomic, write_json_atomic
+from node.blockpolicy import check_config as check_block_policy  # part C (blocks)
 from node.configcheck import ConfigFieldError, check_fields, upgrade_layout
 from node.keys import KeyPair
 from node.keystore import KeystoreError, decrypt_key, encrypt_key
@@ -57,6 +58,10 @@ class NodeConfig:
     external_address: str = ""  # HOST:PORT that peers dial (NAT); "" means p2p_listen
     peers: list[dict] = field(default_factory=list)
     timeouts: dict = field(default_factory=dict)     # overrides of consensus TimeoutConfig fields
+    # -- part C (blocks): when blocks are made (node/blockpolicy.py, docs/block-production.md) --
+    block_time: float = 1.0             # target seconds between blocks (validators)
+    empty_blocks: bool = False          # true: a block every block_time even without transactions
+    empty_block_interval: float = 30.0  # idle chain: a heartbeat block at most this many seconds apart
 
     @property
     def p2p_address(self) -> str:
@@ -123,6 +128,10 @@ class NodeHome:
         try:
             check_fields(upgraded, fields(NodeConfig))
         except ConfigFieldError as exc:
+            raise ConfigError(f"{self.config_file}: {exc}") from None
+        try:  # part C (blocks): the block production policy's ranges
+            check_block_policy(upgraded)
+        except ValueError as exc:
             raise ConfigError(f"{self.config_file}: {exc}") from None
         config = NodeConfig(**upgraded)
         if legacy_token is not None:

@@ -16,8 +16,10 @@ from aiohttp import web
 
 from consensus.engine import Engine
 from consensus.timeouts import TimeoutConfig
+from node import admission
 from node.api import Api
 from node.bftdriver import BftDriver
+from node.blockpolicy import BlockPolicy
 from node.blocksync import BlockSync
 from node.chain import Chain
 from node.config import NodeConfig, NodeHome
@@ -50,14 +52,18 @@ def _bft_driver(home: NodeHome, config: NodeConfig, service: NodeService,
 
     def allowed(public_key: bytes) -> bool:
         address = address_of(public_key)
-        return address in peer_addresses or chain.validators().by_address(address) is not None
+        return (address in peer_addresses or chain.validators().by_address(address) is not None
+                or admission.is_admitted(chain.state, address))  # part C: an observer's key admitted on chain
 
     driver: BftDriver | None = None
     network = PeerNetwork(chain.chain_id, key,
                           [PeerInfo(p["address"], parse_host_port(p["p2p"]).url) for p in config.peers],
                           allowed, lambda peer, kind, payload: driver.on_frame(peer, kind, payload))
-    engine = Engine(chain.chain_id, signer, TimeoutConfig(**config.timeouts))
-    driver = BftDriver(service, engine, key, network, ConsensusWal(home.wal_file), BlockSync(service, network))
+    # The engine waits in new-height after each decision; the driver's policy says how long.
+    engine = Engine(chain.chain_id, signer, TimeoutConfig(**config.timeouts, commit=config.block_time))
+    policy = BlockPolicy(config.block_time, config.empty_blocks, config.empty_block_interval)
+    driver = BftDriver(service, engine, key, network, ConsensusWal(home.wal_file), BlockSync(service, network),
+                       policy=policy)
     service.isolate = network.isolate
     return driver, network
 

@@ -12,6 +12,7 @@ import time
 from typing import Callable, Protocol
 
 from node.block import Block
+from node.blocklog import BlockLog
 from node.chain import Chain, ExecutedBlock
 from node.encoding import sha256
 from node.errors import ApiError
@@ -66,7 +67,9 @@ class NodeService:
         self.on_tx_admitted: Callable[[Transaction], None] | None = None
         self.consensus_status: Callable[[], dict] | None = None
         self.isolate: Callable[[set[str]], None] | None = None
+        self.peer_count: Callable[[], int] | None = None  # linked peers; set by the BFT driver
         self.metrics = Metrics()
+        self.block_log = BlockLog(self.metrics)
 
     # -- transactions ----------------------------------------------------------------------
     async def submit(self, data: bytes) -> Transaction:
@@ -105,7 +108,7 @@ class NodeService:
         try:
             return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
-            raise ApiError("commit_timeout", f"not committed within {timeout:g} s; it may still be", 504) from None
+            raise ApiError("commit_timeout", commit_timeout_message(tx_hash, timeout), 504) from None
         finally:
             waiters = self._waiters.get(tx_hash, [])
             if future in waiters:
@@ -117,9 +120,10 @@ class NodeService:
         return self.mempool.next_nonce(address, self.chain.nonce(address))
 
     # -- after each block ------------------------------------------------------------------
-    def after_commit(self, executed: ExecutedBlock, execution_ms: float) -> None:
+    def after_commit(self, executed: ExecutedBlock, execution_ms: float, round_: int = 0) -> None:
+        """``round_``: the consensus round that decided the block (0 for a dev node)."""
         self.last_block_ms = execution_ms
-        self.metrics.block_committed(len(executed.block.txs), execution_ms)
+        self.metrics.block_committed(len(executed.block.txs), execution_ms, round_)
         self.mempool.remove_committed(self.chain.nonce)
         self.mempool.evict_stale()
         for receipt in executed.result.receipts:
@@ -131,7 +135,20 @@ class NodeService:
             messages = _block_messages(block, executed.result.receipts)
             for subscriber in list(self.subscribers):
                 subscriber.deliver(messages)
-        log.info("committed block %d (%d txs, %.1f ms)", block.height, len(block.txs), execution_ms)
+        self.block_log.committed(block.height, round_, len(block.txs), execution_ms)
+        self.log_summary_if_due()
+
+    def log_summary_if_due(self) -> None:
+        """The block log's INFO summary, once a minute (node/blocklog.py)."""
+        self.block_log.summarize_if_due(self.chain.height, None if self.peer_count is None else self.peer_count())
+
+
+def commit_timeout_message(tx_hash: bytes, timeout: float) -> str:
+    """What a client waiting for a commit is told when it gives up: what to check next."""
+    return (f"transaction {tx_hash.hex()} is not committed within {timeout:g} s; this node admitted it and "
+            f"it may still commit: look it up later with 'flexledger chain tx {tx_hash.hex()}'; if it stays "
+            f"pending, check that this node links to the validators ('peers' in the consensus section of "
+            f"GET /status; an observer needs its node key admitted on the chain, see docs/block-production.md)")
 
 
 def _block_messages(block: Block, receipts: list[Receipt]) -> list[dict]:

@@ -42,7 +42,8 @@ PASSWORD_FILE = "password"
 ISSUER_SUPPLY = 10**9 * 10**6
 TESTNET_FLEXIBILITY = FlexPolicy(commit_secs=20, gate_secs=1, reveal_secs=15, settle_secs=3600)
 TESTNET_TIMEOUTS = {"propose": 1.0, "propose_delta": 0.5, "prevote": 0.5, "prevote_delta": 0.25,
-                    "precommit": 0.5, "precommit_delta": 0.25, "cap": 5.0, "commit": 0.2}
+                    "precommit": 0.5, "precommit_delta": 0.25, "cap": 5.0}
+TESTNET_BLOCK_TIME = 0.2  # a block every 0.2 s, empty or not (part C: the liveness checks expect blocks)
 
 
 @dataclass
@@ -151,7 +152,8 @@ def write_node_home(home: NodeHome, key: KeyPair, password: str, genesis: Genesi
     peers = [{"address": n.address, "p2p": f"127.0.0.1:{n.p2p_port}"} for n in everyone if n.name != me.name]
     home.save_config(NodeConfig(api_listen=f"127.0.0.1:{me.api_port}", p2p_listen=f"127.0.0.1:{me.p2p_port}",
                                 peers=peers,
-                                timeouts=timeouts or TESTNET_TIMEOUTS))
+                                timeouts=timeouts or TESTNET_TIMEOUTS,
+                                block_time=TESTNET_BLOCK_TIME, empty_blocks=True))
 
 
 def add_node(layout: TestnetLayout, name: str) -> tuple[NodeEntry, KeyPair]:

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from consensus.messages import NIL, PREVOTE, STEP_PROPOSE, Timeout
 from consensus.timeouts import TimeoutConfig
 from node.bftdriver import BftDriver
+from node.blockpolicy import BlockPolicy
 from tests.consensus_sim import Bench
 
 
@@ -29,13 +30,19 @@ class Clock:
         return self.now
 
 
+class EmptyMempool(list):
+    gapped_count = 0
+
+
 def driver_for(bench: Bench, clock=None) -> BftDriver:
-    """A driver over ``bench``'s engine (validator v0 of v0..v3, power 1 each) at height 0."""
+    """A driver over ``bench``'s engine (validator v0 of v0..v3, power 1 each) at height 0, making
+    a block every ``timeouts.commit`` (its block time)."""
     chain = SimpleNamespace(height=0, validators=lambda height: bench.validators)
-    service = SimpleNamespace(chain=chain, on_tx_admitted=None, consensus_status=None)
+    service = SimpleNamespace(chain=chain, on_tx_admitted=None, consensus_status=None, mempool=EmptyMempool())
     key = SimpleNamespace(address=bench.signers[bench.me].address)
     extra = {} if clock is None else {"clock": clock}
-    return BftDriver(service, bench.engine, key, Recorder(), Recorder(), SimpleNamespace(wake=asyncio.Event()), **extra)
+    return BftDriver(service, bench.engine, key, Recorder(), Recorder(), SimpleNamespace(wake=asyncio.Event()),
+                     policy=BlockPolicy(block_time=bench.engine.timeouts.commit, empty_blocks=True), **extra)
 
 
 def stalls(caplog) -> list[str]:
@@ -46,10 +53,10 @@ async def test_a_stalled_height_is_logged_once_naming_the_missing_votes(caplog):
     caplog.set_level(logging.WARNING, logger="flexledger.bft")
     bench, clock = Bench(me=0, timeouts=TimeoutConfig(commit=0.2)), Clock()
     driver = driver_for(bench, clock)
-    assert driver.target_block_time == 0.2 and driver.stall_after == 2.0    # 10x the commit pause
+    assert driver.target_block_time == 0.2 and driver.stall_after == 2.0    # 10x the block time
     try:
         driver._start_height()                                              # height 1
-        bench.engine.on_timeout(Timeout(1, 0, -1))                          # the commit pause is over: round 0
+        driver.gate.peer_started()                                          # round 0 starts
         bench.engine.on_timeout(Timeout(1, 0, STEP_PROPOSE))                # no proposal: own nil prevote
         bench.votes(PREVOTE, 0, NIL, [2])
         clock.now += 1.9
@@ -60,15 +67,18 @@ async def test_a_stalled_height_is_logged_once_naming_the_missing_votes(caplog):
         assert not driver.check_stall()                                     # once per height
         warning, = stalls(caplog)
         assert warning.startswith("stall: height 1 round 0 prevote: prevotes from v0 (nil), v2 (nil); missing v1, v3 "
-                                  "(power 2 of 4, quorum 3); proposal from v1 missing; 2.5 s at this height")
+                                  "(power 2 of 4, quorum 3); proposal from v1 missing; 2.5 s since round 0 started")
 
         driver.service.chain.height = 1                                     # height 1 decided elsewhere
         driver._start_height()
+        clock.now += 2.5
+        assert not driver.check_stall()                                     # waiting for round 0 is no stall
+        driver.gate.peer_started()
         clock.now += 1.0
-        assert not driver.check_stall()                                     # the clock restarts per height
+        assert not driver.check_stall()                                     # the clock restarts with round 0
         clock.now += 1.5
         assert driver.check_stall() and len(stalls(caplog)) == 2
-        assert stalls(caplog)[1].startswith("stall: height 2 round 0 new-height: prevotes from none; "
+        assert stalls(caplog)[1].startswith("stall: height 2 round 0 propose: prevotes from none; "
                                             "missing v0, v1, v2, v3 (power 0 of 4, quorum 3)")
     finally:
         driver.close()

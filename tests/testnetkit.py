@@ -11,7 +11,7 @@ from testnet.layout import DEFAULT_PASSWORD, generate
 from testnet.manager import Testnet
 
 FAST_TIMEOUTS = {"propose": 0.6, "propose_delta": 0.3, "prevote": 0.3, "prevote_delta": 0.2,
-                 "precommit": 0.3, "precommit_delta": 0.2, "cap": 3.0, "commit": 0.1}
+                 "precommit": 0.3, "precommit_delta": 0.2, "cap": 3.0}
 
 
 @contextlib.contextmanager
