@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_gas_calibration.py
 	$(PY) bench/bench_queries.py
 	$(PY) bench/bench_smt.py
+	$(PY) bench/bench_verify.py
 	$(PY) bench/bench_testnet.py
 	$(PY) bench/bench_clearing.py
 	$(PY) bench/bench_grid.py
