@@ -2,7 +2,9 @@
 
 A step's delay in round ``r`` is ``base + delta * r``, never more than ``cap``; after GST a
 round long enough for every honest message to arrive is reached after finitely many rounds.
-``commit`` is the fixed pause between a decision and round 0 of the next height.
+``commit`` is the pause between a decision and round 0 of the next height: the engine waits
+in its new-height step for that timeout. The node sets it to its ``block_time`` and hands the
+timeout over when its block production policy says so (node/blockpolicy.py).
 """
 from __future__ import annotations
 
