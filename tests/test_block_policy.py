@@ -2,6 +2,7 @@
 
 Deterministic: the gate runs on a fake clock and a fake timer queue; the driver's part on the
 engine of ``tests/consensus_sim.Bench``."""
+import contextlib
 from types import SimpleNamespace
 
 import pytest
@@ -196,48 +197,41 @@ class Mempool(list):
     gapped_count = 0
 
 
+@contextlib.contextmanager
 def held_driver(policy: BlockPolicy):
-    """Validator v0 of four (not the proposer of height 1 round 0) on fake timers, at height 1."""
+    """Validator v0 of four (not the proposer of height 1 round 0) on fake timers, at height 1
+    (started), closed afterwards."""
     bench, timers = Bench(me=0, timeouts=TimeoutConfig(commit=policy.block_time)), FakeTimers()
     chain = SimpleNamespace(height=0, validators=lambda height: bench.validators)
     service = SimpleNamespace(chain=chain, on_tx_admitted=None, consensus_status=None, mempool=Mempool())
     driver = BftDriver(service, bench.engine, SimpleNamespace(address=bench.signers[0].address), Recorder(),
                        Recorder(), SimpleNamespace(wake=None), clock=timers.clock, policy=policy,
                        call_later=timers.call_later)
-    return driver, bench, timers
-
-
-async def test_the_driver_keeps_an_idle_validator_in_new_height_until_the_heartbeat():
-    driver, bench, timers = held_driver(IDLE)
     try:
         driver._start_height()
-        timers.advance(29.0)
-        assert bench.engine.step_name == "new-height" and driver.status()["round0_in"] == 1.0
-        timers.advance(1.0)
-        assert bench.engine.step_name == "propose" and "round0_in" not in driver.status()
+        yield driver, bench, timers
     finally:
         driver.close()
 
 
+async def test_the_driver_keeps_an_idle_validator_in_new_height_until_the_heartbeat():
+    with held_driver(IDLE) as (driver, bench, timers):
+        timers.advance(29.0)
+        assert bench.engine.step_name == "new-height" and driver.status()["round0_in"] == 1.0
+        timers.advance(1.0)
+        assert bench.engine.step_name == "propose" and "round0_in" not in driver.status()
+
+
 async def test_the_driver_starts_round_0_when_a_transaction_is_admitted():
-    driver, bench, timers = held_driver(IDLE)
-    try:
-        driver._start_height()
+    with held_driver(IDLE) as (driver, bench, timers):
         timers.advance(5.0)
         driver.service.mempool.append("tx")
         driver._gossip_tx(SimpleNamespace(to_bytes=lambda: b"tx"))
         timers.advance(0.0)
         assert bench.engine.step_name == "propose"
-    finally:
-        driver.close()
 
 
 async def test_the_driver_follows_another_validators_vote_of_the_height_at_once():
-    driver, bench, timers = held_driver(IDLE)
-    try:
-        driver._start_height()
+    with held_driver(IDLE) as (driver, bench, timers):
         driver.on_frame("0xpeer", KIND_VOTE, bench.vote(2, PREVOTE, 0, NIL).to_bytes())
         assert bench.engine.step_name == "propose"
-    finally:
-        driver.close()
-
