@@ -133,7 +133,7 @@ class BftDriver:
     def _hold_round0(self, timeout: Timeout) -> None:
         """The engine waits in new-height for ``timeout``: the gate says when to hand it over."""
         self._held = timeout
-        self.gate.hold()
+        self.gate.hold(block_needed=timeout.height == 1)
 
     def _start_round0(self) -> None:
         timeout, self._held = self._held, None

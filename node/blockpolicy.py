@@ -11,8 +11,9 @@ hands it the step's timeout; ``Round0Gate`` decides when (node config, docs/bloc
   ready in this node's mempool, or until ``empty_block_interval`` (seconds, default 30)
   after round 0 of the previous height: an idle chain makes a heartbeat block at most every
   ``empty_block_interval``, and a transaction that arrives while it is idle is proposed
-  ``block_time`` after the previous block's round 0 (at once if that is past). True: a block
-  every ``block_time``, transactions or not.
+  ``block_time`` after the previous block's round 0 (at once if that is past). The chain's
+  first block does not wait (as CometBFT's proof block), so a new consortium sees its first
+  finalized block at once. True: a block every ``block_time``, transactions or not.
 
 This is CometBFT's ``create_empty_blocks`` / ``create_empty_blocks_interval``: every
 validator, not only the proposer, waits for transactions in its own mempool before it enters
@@ -92,11 +93,13 @@ class Round0Gate:
         self._timer: TimerHandle | None = None
         self._armed_for_txs = False  # the timer already counts with ready transactions
 
-    def hold(self) -> None:
-        """The engine waits to start round 0 of a new height."""
+    def hold(self, block_needed: bool = False) -> None:
+        """The engine waits to start round 0 of a new height; ``block_needed``: make a block
+        after ``block_time`` whether or not transactions wait (the chain's first block, as
+        CometBFT's proof block)."""
         self.held = True
         self._decided = self._clock()
-        self._arm(self._has_ready_txs())
+        self._arm(block_needed or self._has_ready_txs())
 
     def txs_ready(self) -> None:
         if self.held and not self._armed_for_txs and self._has_ready_txs():

@@ -151,6 +151,16 @@ def test_many_transactions_arm_the_timer_once():
     assert len(node.timers.pending) == 1
 
 
+def test_a_needed_block_waits_for_the_block_time_only():
+    node = Node(IDLE)
+    node.gate.hold()
+    node.gate.peer_started()
+    node.timers.advance(0.2)
+    node.gate.hold(block_needed=True)
+    node.timers.advance(1.0)
+    assert node.starts == [0.0, 1.0]
+
+
 def test_gapped_transactions_do_not_end_the_wait():
     node = Node(IDLE)
     node.new_height()
@@ -198,13 +208,15 @@ class Mempool(list):
 
 
 @contextlib.contextmanager
-def held_driver(policy: BlockPolicy):
-    """Validator v0 of four (not the proposer of height 1 round 0) on fake timers, at height 1
-    (started), closed afterwards."""
-    bench, timers = Bench(me=0, timeouts=TimeoutConfig(commit=policy.block_time)), FakeTimers()
-    chain = SimpleNamespace(height=0, validators=lambda height: bench.validators)
+def held_driver(policy: BlockPolicy, height: int = 2):
+    """A validator of four, not the proposer of round 0 at ``height`` (started), on fake timers;
+    closed afterwards."""
+    timeouts = TimeoutConfig(commit=policy.block_time)
+    me = (Bench(timeouts=timeouts).proposer(0, height) + 1) % 4
+    bench, timers = Bench(me=me, timeouts=timeouts), FakeTimers()
+    chain = SimpleNamespace(height=height - 1, validators=lambda height: bench.validators)
     service = SimpleNamespace(chain=chain, on_tx_admitted=None, consensus_status=None, mempool=Mempool())
-    driver = BftDriver(service, bench.engine, SimpleNamespace(address=bench.signers[0].address), Recorder(),
+    driver = BftDriver(service, bench.engine, SimpleNamespace(address=bench.signers[me].address), Recorder(),
                        Recorder(), SimpleNamespace(wake=None), clock=timers.clock, policy=policy,
                        call_later=timers.call_later)
     try:
@@ -233,5 +245,12 @@ async def test_the_driver_starts_round_0_when_a_transaction_is_admitted():
 
 async def test_the_driver_follows_another_validators_vote_of_the_height_at_once():
     with held_driver(IDLE) as (driver, bench, timers):
-        driver.on_frame("0xpeer", KIND_VOTE, bench.vote(2, PREVOTE, 0, NIL).to_bytes())
+        other = (bench.me + 1) % 4
+        driver.on_frame("0xpeer", KIND_VOTE, bench.vote(other, PREVOTE, 0, NIL, height=2).to_bytes())
+        assert bench.engine.step_name == "propose"
+
+
+async def test_the_chains_first_block_does_not_wait_for_transactions():
+    with held_driver(IDLE, height=1) as (driver, bench, timers):
+        timers.advance(0.0)
         assert bench.engine.step_name == "propose"
