@@ -35,6 +35,7 @@ from node.params import ChainParams
 from node.signing import GuardedSigner
 
 ISSUER_KEY = "issuer"
+DEV_ONLY = ("chain_id", "block_interval", "issuer_supply", "oracle_home")  # init flags that make a dev chain
 
 
 def register(sub) -> None:
@@ -143,9 +144,6 @@ def init_node(ctx: Context, args) -> None:
         _init_dev(ctx, args, home, network)
     else:
         _init_consortium_node(args, home, network)
-
-
-DEV_ONLY = ("chain_id", "block_interval", "issuer_supply", "oracle_home")
 
 
 def _init_consortium_node(args, home: NodeHome, network: NetworkSettings) -> None:
