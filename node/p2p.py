@@ -1,25 +1,28 @@
-"""Authenticated peer-to-peer links between validators (aiohttp WebSockets).
+"""Encrypted, mutually authenticated peer links between nodes (over aiohttp WebSockets).
 
 Each node listens on its p2p port at ``/p2p`` and dials every configured peer it has no link
 with. When two nodes dial each other at once, the link dialled by the smaller address is
-kept. The handshake proves possession of the node key on both sides:
+kept. The handshake is CometBFT's SecretConnection (node/secretconn.py): ephemeral X25519
+keys, session keys by HKDF, and each side's ed25519 node key signing the session's challenge.
+The acceptor sends its signature only after checking the dialer's and its key against the
+allowed list, so a node that is not allowed learns nothing of whom it reached. A key not on
+the allowed list, a dialled peer presenting another key than its address, or a handshake that
+fails is refused with its reason logged (a WARNING on the side that refuses; the dialer logs
+"the peer closed the link during the handshake (refused)").
 
-    acceptor -> dialer:  [chain_id, challenge_a]
-    dialer   -> acceptor: [dialer public key, challenge_d, sign(b"p2p" + chain_id + challenge_a)]
-    acceptor -> dialer:  [acceptor public key, sign(b"p2p" + chain_id + challenge_d)]
-
-Keys not on the allowed list are refused. After the handshake each binary frame is a msgpack
-``[kind, payload]``. Frames over ``max_frame_bytes`` close the link; a peer that sends more
-than its rate allows has the excess dropped. Handshake messages and frames are decoded within
-explicit msgpack limits (field counts, key, challenge and signature sizes), and a message of
-the wrong shape ends the handshake or the link. Links that fail are redialled with exponential
-backoff. ``isolate`` cuts links to chosen peers (used by testnets to inject partitions).
+After the handshake each binary WebSocket message is one ChaCha20-Poly1305 frame holding a
+msgpack ``[kind, payload]``; a frame that fails to open closes the link. Frames over
+``max_frame_bytes`` close the link; a peer that sends more than its rate allows has the
+excess dropped. Handshake messages and frames are decoded within explicit msgpack limits, and
+a message of the wrong shape ends the handshake or the link. Frame kinds registered with
+``handle`` (block sync, node/blocksync.py) go to their handler, all others to ``on_frame``.
+Links that fail are redialled with exponential backoff. ``isolate`` cuts links to chosen
+peers (used by testnets to inject partitions); ``drop`` closes a misbehaving peer's link.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -28,15 +31,15 @@ import aiohttp
 import msgpack
 from aiohttp import WSMsgType, web
 
-from consensus.types import address_of, verify_signature
+from consensus.types import address_of
 from node.keys import KeyPair
+from node.secretconn import TAG_SIZE, Cipher, FrameError, Handshake, HandshakeError, decode_fields
 
 log = logging.getLogger("flexledger.p2p")
 
 HANDSHAKE_TIMEOUT = 5.0
 MAX_BACKOFF = 5.0
-MAX_CHAIN_ID_LEN = 256  # characters of the chain id in the acceptor's greeting
-KEY_SIZE, CHALLENGE_SIZE, SIGNATURE_SIZE = 32, 32, 64
+FRAME_OVERHEAD = TAG_SIZE + 16  # the AEAD tag and msgpack's array and length headers around a payload
 
 
 @dataclass(frozen=True)
@@ -62,30 +65,47 @@ class TokenBucket:
         return False
 
 
-def _proof_message(chain_id: str, challenge: bytes) -> bytes:
-    return b"p2p" + chain_id.encode() + challenge
+@dataclass
+class Link:
+    """An established link: its WebSocket and the ciphers of both directions."""
+    ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse
+    sender: Cipher
+    receiver: Cipher
+    dialed_by: str
 
-
-def _fields(data: object, sizes: tuple[int | type, ...], max_bin_len: int = SIGNATURE_SIZE) -> list:
-    """The fields of a msgpack array message: ``sizes`` gives each field's byte length, or its type.
-
-    Raises ValueError for anything else; msgpack decodes nothing larger than such a message.
-    """
-    if not isinstance(data, bytes):
-        raise ValueError("expected a binary message")
-    try:
-        fields = msgpack.unpackb(data, raw=False, use_list=True, max_array_len=len(sizes), max_map_len=0,
-                                 max_ext_len=0, max_str_len=MAX_CHAIN_ID_LEN, max_bin_len=max_bin_len)
-    except (ValueError, msgpack.UnpackException) as exc:
-        raise ValueError(f"malformed message: {exc}") from None
-    if type(fields) is not list or len(fields) != len(sizes) or not all(
-            type(value) is size if isinstance(size, type) else type(value) is bytes and len(value) == size
-            for value, size in zip(fields, sizes)):
-        raise ValueError("message fields of the wrong type or size")
-    return fields
+    def send(self, address: str, frame: bytes) -> None:
+        """Seal and send ``frame``; sealing here, in call order, keeps the nonces in sending order."""
+        if self.ws.closed:
+            return
+        task = asyncio.ensure_future(self.ws.send_bytes(self.sender.seal(frame)))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception() and log.debug("send to %s failed", address))
 
 
 Handler = Callable[[str, int, bytes], None]
+
+
+async def _dial_handshake(ws, handshake: Handshake) -> bytes:
+    """The dialer's side: hello, auth, then the acceptor's auth; its verified node public key."""
+    await ws.send_bytes(handshake.hello)
+    await ws.send_bytes(handshake.respond(await _receive(ws)))
+    return handshake.verify(await _receive(ws))
+
+
+async def _accept_handshake(ws, handshake: Handshake, admit: Callable[[bytes], None]) -> bytes:
+    """The acceptor's side: it sends its auth only once ``admit`` passed the dialer's verified key."""
+    await ws.send_bytes(handshake.hello)
+    auth = handshake.respond(await _receive(ws))
+    public_key = handshake.verify(await _receive(ws))
+    admit(public_key)
+    await ws.send_bytes(auth)
+    return public_key
+
+
+async def _receive(ws) -> bytes:
+    msg = await ws.receive(timeout=HANDSHAKE_TIMEOUT)
+    if msg.type != WSMsgType.BINARY:
+        raise HandshakeError(f"the peer closed the link during the handshake ({msg.extra or msg.type.name})")
+    return msg.data
 
 
 class PeerNetwork:
@@ -96,12 +116,14 @@ class PeerNetwork:
         self.peers = {p.address: p for p in peers if p.address != key.address}
         self.allowed = allowed
         self.on_frame = on_frame
+        self.handlers: dict[int, Handler] = {}
         self.max_frame_bytes = max_frame_bytes
         self.rate, self.burst = rate, burst
-        self.links: dict[str, web.WebSocketResponse | aiohttp.ClientWebSocketResponse] = {}
-        self._dialers: dict[str, str] = {}
+        self.links: dict[str, Link] = {}
         self.on_link: Callable[[str], None] = lambda address: None
+        self.on_unlink: Callable[[str], None] = lambda address: None
         self.isolated: set[str] = set()
+        self._last_failure: dict[str, str] = {}
         self._tasks: list[asyncio.Task] = []
         self._session: aiohttp.ClientSession | None = None
 
@@ -117,81 +139,76 @@ class PeerNetwork:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for ws in list(self.links.values()):
-            await ws.close()
+        for link in list(self.links.values()):
+            await link.ws.close()
         if self._session:
             await self._session.close()
+
+    def handle(self, kind: int, handler: Handler) -> None:
+        """Frames of ``kind`` go to ``handler`` instead of ``on_frame``."""
+        self.handlers[kind] = handler
 
     # -- sending -------------------------------------------------------------------------
     def broadcast(self, kind: int, payload: bytes, exclude: str | None = None) -> None:
         frame = msgpack.packb([kind, payload], use_bin_type=True)
-        for address, ws in list(self.links.items()):
+        for address, link in list(self.links.items()):
             if address != exclude:
-                self._send_frame(address, ws, frame)
+                link.send(address, frame)
 
     def send(self, address: str, kind: int, payload: bytes) -> None:
-        ws = self.links.get(address)
-        if ws is not None:
-            self._send_frame(address, ws, msgpack.packb([kind, payload], use_bin_type=True))
-
-    def _send_frame(self, address: str, ws, frame: bytes) -> None:
-        if ws.closed:
-            return
-        task = asyncio.ensure_future(ws.send_bytes(frame))
-        task.add_done_callback(lambda t: t.cancelled() or t.exception() and log.debug("send to %s failed", address))
+        link = self.links.get(address)
+        if link is not None:
+            link.send(address, msgpack.packb([kind, payload], use_bin_type=True))
 
     def isolate(self, addresses: set[str]) -> None:
         """Cut links to ``addresses`` and refuse them until ``isolate`` is called without them."""
         self.isolated = set(addresses)
         for address in self.isolated & set(self.links):
-            asyncio.ensure_future(self.links[address].close())
+            asyncio.ensure_future(self.links[address].ws.close())
+
+    def drop(self, address: str, reason: str) -> None:
+        """Close the link of a peer that misbehaved (it may link again)."""
+        link = self.links.get(address)
+        if link is not None:
+            log.warning("dropped peer %s: %s", address, reason)
+            asyncio.ensure_future(link.ws.close(message=b"dropped"))
 
     def connected(self) -> list[str]:
         return sorted(self.links)
 
     # -- handshake -----------------------------------------------------------------------
     async def _accept(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(max_msg_size=self.max_frame_bytes, heartbeat=10)
+        ws = web.WebSocketResponse(max_msg_size=self.max_frame_bytes + FRAME_OVERHEAD, heartbeat=10, compress=False)
         await ws.prepare(request)
+        handshake = Handshake(self.chain_id, self.key)
         try:
-            challenge = os.urandom(32)
-            await ws.send_bytes(msgpack.packb([self.chain_id, challenge], use_bin_type=True))
-            msg = await ws.receive(timeout=HANDSHAKE_TIMEOUT)
-            public_key, their_challenge, signature = _fields(msg.data, (KEY_SIZE, CHALLENGE_SIZE, SIGNATURE_SIZE))
-            address = address_of(public_key)
-            if not self.allowed(public_key) or address in self.isolated or not verify_signature(
-                    public_key, _proof_message(self.chain_id, challenge), signature):
-                log.warning("refused peer %s: unknown key or bad handshake", address)
-                await ws.close(message=b"refused")
-                return ws
-            await ws.send_bytes(msgpack.packb([self.key.public_key, self.key.sign(
-                _proof_message(self.chain_id, their_challenge))], use_bin_type=True))
-        except (asyncio.TimeoutError, ValueError):
-            await ws.close(message=b"bad handshake")
+            public_key = await asyncio.wait_for(_accept_handshake(ws, handshake, self._admit), HANDSHAKE_TIMEOUT)
+        except (HandshakeError, asyncio.TimeoutError) as exc:
+            log.warning("refused peer at %s: %s", request.remote, str(exc) or "the handshake timed out")
+            await ws.close(message=b"refused")
             return ws
-        await self._serve(address, ws, dialed_by=address)
+        address = address_of(public_key)
+        await self._serve(address, Link(ws, handshake.sender, handshake.receiver, dialed_by=address))
         return ws
+
+    def _admit(self, public_key: bytes) -> None:
+        address = address_of(public_key)
+        if not self.allowed(public_key):
+            raise HandshakeError(f"key {address} is not allowed")
+        if address in self.isolated:
+            raise HandshakeError(f"{address} is cut off (isolated)")
 
     async def _dial(self, peer: PeerInfo) -> None:
         assert self._session is not None
-        async with self._session.ws_connect(peer.url.rstrip("/") + "/p2p", max_msg_size=self.max_frame_bytes,
-                                            heartbeat=10,
+        async with self._session.ws_connect(peer.url.rstrip("/") + "/p2p", compress=0, heartbeat=10,
+                                            max_msg_size=self.max_frame_bytes + FRAME_OVERHEAD,
                                             timeout=aiohttp.ClientWSTimeout(ws_close=HANDSHAKE_TIMEOUT)) as ws:
-            msg = await ws.receive(timeout=HANDSHAKE_TIMEOUT)
-            chain_id, challenge = _fields(msg.data, (str, CHALLENGE_SIZE))
-            if chain_id != self.chain_id:
-                raise ConnectionError(f"peer {peer.address} is on chain {chain_id!r}")
-            mine = os.urandom(32)
-            await ws.send_bytes(msgpack.packb([self.key.public_key, mine, self.key.sign(
-                _proof_message(self.chain_id, challenge))], use_bin_type=True))
-            msg = await ws.receive(timeout=HANDSHAKE_TIMEOUT)
-            if msg.type != WSMsgType.BINARY:
-                raise ConnectionError(f"peer {peer.address} refused the handshake")
-            public_key, signature = _fields(msg.data, (KEY_SIZE, SIGNATURE_SIZE))
-            if address_of(public_key) != peer.address or not verify_signature(
-                    public_key, _proof_message(self.chain_id, mine), signature):
-                raise ConnectionError(f"peer at {peer.url} is not {peer.address}")
-            await self._serve(peer.address, ws, dialed_by=self.key.address)
+            handshake = Handshake(self.chain_id, self.key)
+            public_key = await asyncio.wait_for(_dial_handshake(ws, handshake), HANDSHAKE_TIMEOUT)
+            if address_of(public_key) != peer.address:
+                raise HandshakeError(f"the peer at {peer.url} is {address_of(public_key)}, not {peer.address}")
+            self._last_failure.pop(peer.address, None)
+            await self._serve(peer.address, Link(ws, handshake.sender, handshake.receiver, dialed_by=self.key.address))
 
     async def _dial_forever(self, peer: PeerInfo) -> None:
         backoff = 0.1
@@ -200,23 +217,31 @@ class PeerNetwork:
                 started = time.monotonic()
                 try:
                     await self._dial(peer)
-                except (aiohttp.ClientError, ConnectionError, asyncio.TimeoutError, OSError, ValueError) as exc:
+                except HandshakeError as exc:
+                    self._log_refusal(peer, str(exc))
+                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                     log.debug("link to %s failed: %s", peer.address, exc)
                 if time.monotonic() - started > 5:
                     backoff = 0.1  # the link was up for a while: reconnect quickly
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
 
+    def _log_refusal(self, peer: PeerInfo, reason: str) -> None:
+        """A failed handshake with a dialled peer: a WARNING when the reason is new, then DEBUG while it lasts."""
+        level = logging.DEBUG if self._last_failure.get(peer.address) == reason else logging.WARNING
+        self._last_failure[peer.address] = reason
+        log.log(level, "handshake with %s at %s failed: %s", peer.address, peer.url, reason)
+
     # -- receiving -----------------------------------------------------------------------
-    async def _serve(self, address: str, ws, dialed_by: str) -> None:
+    async def _serve(self, address: str, link: Link) -> None:
+        ws = link.ws
         if address in self.links:
             preferred = min(address, self.key.address)
-            if self._dialers[address] == preferred != dialed_by:
+            if self.links[address].dialed_by == preferred != link.dialed_by:
                 await ws.close(message=b"duplicate link")  # keep the link the smaller address dialled
                 return
-            await self.links[address].close()  # a crossing link to keep, or a reconnect replacing a stale one
-        self.links[address] = ws
-        self._dialers[address] = dialed_by
+            await self.links[address].ws.close()  # a crossing link to keep, or a reconnect replacing a stale one
+        self.links[address] = link
         bucket = TokenBucket(self.rate, self.burst)
         log.info("linked with peer %s", address)
         self.on_link(address)
@@ -226,16 +251,22 @@ class PeerNetwork:
                     break
                 if address in self.isolated:
                     break
+                try:
+                    frame = link.receiver.open(msg.data)
+                except FrameError as exc:
+                    log.warning("%s from %s; closing the link", exc, address)
+                    break
                 if not bucket.allow():
                     continue
                 try:
-                    kind, payload = _fields(msg.data, (int, bytes), max_bin_len=self.max_frame_bytes)
+                    kind, payload = decode_fields(frame, (int, bytes), max_bin_len=self.max_frame_bytes)
                 except ValueError:
                     log.warning("malformed frame from %s; closing the link", address)
                     break
-                self.on_frame(address, kind, payload)
+                self.handlers.get(kind, self.on_frame)(address, kind, payload)
         finally:
-            if self.links.get(address) is ws:
+            if self.links.get(address) is link:
                 del self.links[address]
+                self.on_unlink(address)
             await ws.close()
             log.info("link with peer %s closed", address)

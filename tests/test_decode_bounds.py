@@ -18,7 +18,7 @@ from node.encoding import MAX_CONTAINER_ITEMS, MAX_DECODE_DEPTH, MAX_KEYS_PER_HA
 from node.jsonvalues import MAX_JSON_DEPTH, JsonValueError, from_json_value, parse_json
 from node.keys import KeyPair
 from node.keystore import Keystore
-from node.p2p import _fields
+from node.secretconn import decode_fields
 from node.receipt import Event, Receipt
 from node.tx import CallPayload, Transaction, TxFormatError
 from node.wal import ConsensusWal, WalCorrupt
@@ -150,13 +150,13 @@ def test_consensus_messages_are_decoded_within_limits():
 
 def test_p2p_messages_have_exact_fields():
     key, challenge, signature = b"k" * 32, b"c" * 32, b"s" * 64
-    assert _fields(msgpack.packb([key, challenge, signature]), (32, 32, 64)) == [key, challenge, signature]
-    assert _fields(msgpack.packb([3, b"payload"]), (int, bytes), max_bin_len=100) == [3, b"payload"]
+    assert decode_fields(msgpack.packb([key, challenge, signature]), (32, 32, 64)) == [key, challenge, signature]
+    assert decode_fields(msgpack.packb([3, b"payload"]), (int, bytes), max_bin_len=100) == [3, b"payload"]
     for bad, sizes in ((msgpack.packb([key, challenge]), (32, 32, 64)), (msgpack.packb([key[:31], challenge, signature]), (32, 32, 64)),
                        (msgpack.packb(["c" * 300, challenge]), (str, 32)), (msgpack.packb([3, b"p" * 101]), (int, bytes)),
                        (b"\x91" * 5000, (int, bytes)), (None, (int, bytes)), (b"\xc1", (int, bytes))):
         with pytest.raises(ValueError):
-            _fields(bad, sizes, **({"max_bin_len": 100} if sizes == (int, bytes) else {}))
+            decode_fields(bad, sizes, **({"max_bin_len": 100} if sizes == (int, bytes) else {}))
 
 
 def test_sync_answers_are_checked_and_bounded(chain, monkeypatch):
