@@ -14,12 +14,11 @@ from aiohttp import WSMsgType, web
 from contracts.errors import VMError
 from contracts.limits import MAX_KEY_BYTES
 from node import admission, statekeys
-from node.apiparams import (MAX_HEIGHT, address_param, block_id, choice_query, hash_param, hex_param, int_query,
+from node.apiparams import (address_param, block_id, choice_query, hash_param, hex_param, int_query,
                             seconds_query)
 from node.encoding import decode, sha256
 from node.errors import ApiError
 from node.jsonvalues import JsonValueError, parse_json, to_json_value
-from node.blocksync import BATCH, encode_blocks
 from node.keys import is_address
 from node.lightroutes import MAX_PROOF_KEYS, state_answer, tx_answer  # issue 11 part D (trust)
 from node.metrics import render
@@ -110,7 +109,6 @@ class Api:
             web.get("/ws", self.websocket),
             web.get("/openapi.json", self.openapi),
             web.get("/metrics", self.metrics),
-            web.get("/sync/blocks", self.sync_blocks),
             web.post("/admin/isolate", self.isolate),
             # issue 11 part D (trust): light-client proofs and governance proposals
             web.get("/light/state", self.light_state),
@@ -264,11 +262,6 @@ class Api:
              m.last_block_execution_ms),
         ])
         return web.Response(text=text, content_type="text/plain", charset="utf-8")
-
-    async def sync_blocks(self, request: web.Request) -> web.Response:
-        start = int_query(request.query, "from", None, 0, MAX_HEIGHT)
-        count = int_query(request.query, "count", BATCH, 1, BATCH)
-        return web.Response(body=encode_blocks(self.chain, start, count), content_type="application/msgpack")
 
     async def isolate(self, request: web.Request) -> web.Response:
         """Testnet fault injection: cut this node's links to the given peers (an empty list heals)."""

@@ -80,9 +80,6 @@ OPENAPI = {
                            "\"contract\"?: address, \"name\"?: event name}")},
         "/openapi.json": {"get": _op("This document")},
         "/metrics": {"get": _op("Prometheus text metrics: height, round, peers, votes, mempool, block execution")},
-        "/sync/blocks": {"get": _op("Committed blocks with commit certificates (msgpack), for block sync", [
-            _query_param("from", "first height", {"type": "integer"}),
-            _query_param("count", "at most 50", {"type": "integer"})])},
         "/admin/isolate": {"post": _op("Testnet fault injection: cut links to the listed peers (needs X-Admin-Token)",
                                        body={"type": "object", "properties": {"peers": {"type": "array"}}},
                                        errors=(400, 403, 409))},

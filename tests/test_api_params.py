@@ -44,14 +44,6 @@ BAD_REQUESTS = [
     ("GET", f"/history/{ADDRESS}?limit=501", None, 400, "bad_request"),
     ("GET", f"/history/{ADDRESS}?limit=1e3", None, 400, "bad_request"),
     ("GET", "/history/nobody", None, 400, "bad_address"),
-    ("GET", "/sync/blocks?from=-3", None, 400, "bad_request"),
-    ("GET", "/sync/blocks", None, 400, "bad_request"),
-    ("GET", "/sync/blocks?from=abc", None, 400, "bad_request"),
-    ("GET", "/sync/blocks?from=" + "9" * 40, None, 400, "bad_request"),
-    ("GET", "/sync/blocks?from=1&count=0", None, 400, "bad_request"),
-    ("GET", "/sync/blocks?from=1&count=-1", None, 400, "bad_request"),
-    ("GET", "/sync/blocks?from=1&count=51", None, 400, "bad_request"),
-    ("GET", "/sync/blocks?from=1&count=" + "9" * 30, None, 400, "bad_request"),
     ("POST", "/tx?wait=commit&timeout=nan", None, 400, "bad_request"),
     ("POST", "/tx?wait=commit&timeout=inf", None, 400, "bad_request"),
     ("POST", "/tx?wait=commit&timeout=-1", None, 400, "bad_request"),
@@ -96,7 +88,7 @@ async def test_bad_parameter_is_a_json_4xx(client, method, path, body, status, c
     assert set(doc) == {"code", "message"} and doc["message"]
 
 
-@pytest.mark.parametrize("path", ["/block/1?txs=hashes", "/block/latest", "/sync/blocks?from=1&count=50",
+@pytest.mark.parametrize("path", ["/block/1?txs=hashes", "/block/latest",
                                   f"/history/{ADDRESS}?limit=500", f"/proof?contract={TOKEN}&key=k"])
 async def test_good_parameters_still_work(client, path):
     assert (await client.get(path)).status == 200

@@ -162,12 +162,16 @@ def test_p2p_messages_have_exact_fields():
 def test_sync_answers_are_checked_and_bounded(chain, monkeypatch):
     for _ in range(3):
         chain.driver.produce_block()
-    assert [b.height for b, _ in blocksync._decode_batch(encode_blocks(chain.chain, 1, 50))] == [1, 2, 3]
+    start, height, items = blocksync.decode_blocks(encode_blocks(chain.chain, 1, 50))
+    assert (start, height, [b.height for b, _ in items]) == (1, 3, [1, 2, 3])
     monkeypatch.setattr(blocksync, "SYNC_BATCH_BYTES", 1)
-    assert len(blocksync._decode_batch(encode_blocks(chain.chain, 1, 50))) == 1  # the first block always fits
-    for bad in (nested_ext_body(), encode(5), encode([[b"x", []]]), encode([[b"x"]]), b"\xc1"):
-        with pytest.raises(SyncError):
-            blocksync._decode_batch(bad)
+    assert len(blocksync.decode_blocks(encode_blocks(chain.chain, 1, 50))[2]) == 1  # the first block always fits
+    for bad, reason in ((nested_ext_body(), "nested deeper"), (encode(5), "not \\[start, height, blocks\\]"),
+                        (encode([1, 3, 5]), "not a list of \\[block, commit\\] pairs"),
+                        (encode([1, 3, [[b"x"]]]), "not a list of \\[block, commit\\] pairs"),
+                        (encode([1, 3, [[b"x", []]]]), "malformed block"), (b"\xc1", "malformed bytes")):
+        with pytest.raises(SyncError, match=reason):
+            blocksync.decode_blocks(bad)
 
 
 def test_wal_record_of_the_wrong_shape_stops_the_node(tmp_path):
