@@ -35,18 +35,22 @@ def register(sub) -> None:
                                             "since 1970 (default: now)")
     validator = _command(group, "add-validator", "add a validator from its operator's 'node show-id'", add_validator_cmd)
     validator.add_argument("--name", required=True, help="the organisation, e.g. dso or aggregator-north")
-    validator.add_argument("--public-key", required=True, help="64 hex digits ('node show-id')")
+    validator.add_argument("--id", type=Path, metavar="FILE", help="what its operator's 'node show-id --json' "
+                                                                 "printed: gives --public-key and --p2p")
+    validator.add_argument("--public-key", help="64 hex digits ('node show-id')")
     validator.add_argument("--power", type=int, default=DEFAULT_POWER, help=f"voting power (default {DEFAULT_POWER})")
     validator.add_argument("--role", required=True, choices=VALIDATOR_ROLES)
-    validator.add_argument("--p2p", required=True, metavar="HOST:PORT", help="where its node takes peer links")
+    validator.add_argument("--p2p", metavar="HOST:PORT", help="where its node takes peer links")
     issuer = _command(group, "set-issuer", "name the token issuer (also the registry authority by default)",
                       set_issuer_cmd)
     issuer.add_argument("--address", required=True, help="the issuer's wallet address")
     issuer.add_argument("--supply", required=True, metavar="TOKENS", help="tokens minted to the issuer")
     oracle = _command(group, "set-oracle", "name the DSO's grid oracle key (admitted with the dso role, funded)",
                       set_oracle_cmd)
-    oracle.add_argument("--public-key", required=True, help="the oracle key's public key (64 hex digits; in "
-                                                            "<oracle-home>/keys/oracle.json)")
+    oracle.add_argument("--key-file", type=Path, metavar="FILE", help="the oracle's key file "
+                                                                      "(<oracle-home>/keys/oracle.json): gives "
+                                                                      "--public-key and --address, not the secret")
+    oracle.add_argument("--public-key", help="the oracle key's public key (64 hex digits)")
     oracle.add_argument("--address", help="its address, checked against the public key")
     oracle.add_argument("--name", default=ORACLE_NAME, help=f"registry name (default: {ORACLE_NAME!r})")
     oracle.add_argument("--balance", metavar="TOKENS", default=format_amount(ORACLE_FUNDS),
@@ -85,7 +89,11 @@ def start_draft(ctx: Context, args) -> None:
 
 
 def add_validator_cmd(ctx: Context, args) -> None:
-    _change(args, lambda draft: add_validator(draft, args.name, args.public_key, args.power, args.role, args.p2p),
+    given = _public_fields("--id", args.id, ("public_key", "p2p_address"), "the output of 'flexledger node show-id "
+                                                                          "--json'")
+    public_key = _required("--public-key", args.public_key or given.get("public_key"), "--id")
+    p2p = _required("--p2p", args.p2p or given.get("p2p_address"), "--id")
+    _change(args, lambda draft: add_validator(draft, args.name, public_key, args.power, args.role, p2p),
             f"added validator {args.name!r}")
 
 
@@ -95,8 +103,11 @@ def set_issuer_cmd(ctx: Context, args) -> None:
 
 
 def set_oracle_cmd(ctx: Context, args) -> None:
+    given = _public_fields("--key-file", args.key_file, ("public_key", "address"), "a key file")
+    public_key = _required("--public-key", args.public_key or given.get("public_key"), "--key-file")
     balance = _amount("--balance", args.balance)
-    _change(args, lambda draft: set_oracle(draft, args.name, args.public_key, balance, args.address),
+    address = args.address or given.get("address")
+    _change(args, lambda draft: set_oracle(draft, args.name, public_key, balance, address),
             "set the grid oracle key")
 
 
@@ -175,6 +186,28 @@ def _flag_errors(build):
     except DraftError as exc:
         flag = exc.field if "." in exc.field else "--" + exc.field.replace("_", "-")
         raise CliError(f"{flag}: {exc.message}") from None
+
+
+def _public_fields(flag: str, path: Path | None, names: tuple[str, ...], expected: str) -> dict:
+    """``names`` from the JSON file ``path`` (none without it), read as given by another party."""
+    if path is None:
+        return {}
+    try:
+        doc = json.loads(path.read_text())
+    except OSError as exc:
+        raise CliError(f"{flag}: cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise CliError(f"{flag}: {path} is not JSON (expected {expected})") from None
+    missing = [name for name in names if not isinstance(doc, dict) or not isinstance(doc.get(name), str)]
+    if missing:
+        raise CliError(f"{flag}: {path} has no {missing[0]!r} (expected {expected})")
+    return {name: doc[name] for name in names}
+
+
+def _required(flag: str, value: str | None, source_flag: str) -> str:
+    if value is None:
+        raise CliError(f"{flag} is missing: give it, or {source_flag} FILE")
+    return value
 
 
 def _amount(flag: str, text: str) -> int:

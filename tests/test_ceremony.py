@@ -50,12 +50,15 @@ def make_genesis(capsys, tmp_path, identities: list[dict], genesis_time: str = "
     draft, out = tmp_path / "draft.json", tmp_path / "genesis.json"
     ok(capsys, "genesis", "new", "--chain-id", "westgrid", "--draft", draft, "--genesis-time", genesis_time)
     for i, identity in enumerate(identities):
+        id_file = tmp_path / f"validator{i}.json"  # as each party sends it
+        id_file.write_text(json.dumps(identity))
         ok(capsys, "genesis", "add-validator", "--draft", draft, "--name", "dso" if i == 0 else f"agg{i}",
-           "--public-key", identity["public_key"], "--role", "dso" if i == 0 else "aggregator",
-           "--p2p", identity["p2p_address"])
+           "--id", id_file, "--role", "dso" if i == 0 else "aggregator")
     ok(capsys, "genesis", "set-issuer", "--draft", draft, "--address", issuer or KeyPair.generate().address,
        "--supply", "1000000")
-    ok(capsys, "genesis", "set-oracle", "--draft", draft, "--public-key", KeyPair.generate().public_key.hex())
+    oracle_keys = Keystore(tmp_path / "oracle" / "keys")
+    oracle_keys.create("oracle", PASSWORD)
+    ok(capsys, "genesis", "set-oracle", "--draft", draft, "--key-file", oracle_keys.directory / "oracle.json")
     return out, sha256_line(ok(capsys, "genesis", "finalize", "--draft", draft, "--out", out))
 
 

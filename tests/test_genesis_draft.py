@@ -124,7 +124,7 @@ def test_a_hand_edited_draft_is_checked_by_replaying_it(draft):
 
 # -- the CLI: errors name the flag -------------------------------------------------------------
 def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(list(argv))
+    code = main([str(arg) for arg in argv])
     out, err = capsys.readouterr()
     return code, out, err.strip()
 
@@ -141,6 +141,13 @@ def test_genesis_cli_errors_name_the_flag(tmp_path, capsys):
     add = ("genesis", "add-validator", "--draft", path, "--name", "dso", "--role", "dso", "--p2p", "h:1")
     assert run(capsys, *add, "--public-key", "12")[2] == (
         "error: --public-key: must be 64 hex digits (as 'flexledger node show-id' prints it), not '12'")
+    assert run(capsys, *add)[2] == "error: --public-key is missing: give it, or --id FILE"
+    (tmp_path / "id.json").write_text(json.dumps({"public_key": pk(DSO)}))
+    assert run(capsys, *add, "--id", tmp_path / "id.json")[2] == (
+        f"error: --id: {tmp_path / 'id.json'} has no 'p2p_address' (expected the output of 'flexledger node show-id "
+        f"--json')")
+    assert run(capsys, "genesis", "set-oracle", "--draft", path, "--key-file", tmp_path / "none.json")[2] == (
+        f"error: --key-file: cannot read {tmp_path / 'none.json'}: No such file or directory")
     assert run(capsys, *add, "--public-key", pk(DSO))[0] == 0
     assert run(capsys, *add, "--public-key", pk(DSO))[2] == "error: --name: there is already a validator named 'dso'"
     assert run(capsys, "genesis", "set-issuer", "--draft", path, "--address", ISSUER.address, "--supply", "-3")[2] == (
