@@ -24,6 +24,7 @@ from node.genesisdraft import (DraftError, add_participant, add_validator, load_
 from node.homesetup import genesis_hash
 
 DEFAULT_POWER = 10
+FLAGS = {"genesis_time_ms": "--genesis-time"}  # draft fields whose flag has another name
 
 
 def register(sub) -> None:
@@ -184,7 +185,7 @@ def _flag_errors(build):
     try:
         return build()
     except DraftError as exc:
-        flag = exc.field if "." in exc.field else "--" + exc.field.replace("_", "-")
+        flag = exc.field if "." in exc.field else FLAGS.get(exc.field, "--" + exc.field.replace("_", "-"))
         raise CliError(f"{flag}: {exc.message}") from None
 
 

@@ -135,6 +135,8 @@ def test_genesis_cli_errors_name_the_flag(tmp_path, capsys):
                "2027-01-01T00:00:00")[2] == ("error: --genesis-time: '2027-01-01T00:00:00' has no time zone; add Z "
                                              "for UTC or an offset like +01:00")
     assert run(capsys, "genesis", "new", "--chain-id", "westgrid", "--draft", path, "--genesis-time",
+               "1969-12-31T00:00:00Z")[2] == "error: --genesis-time: must be milliseconds since 1970, not -86400000"
+    assert run(capsys, "genesis", "new", "--chain-id", "westgrid", "--draft", path, "--genesis-time",
                "2027-01-01T00:00:00Z")[0] == 0
     assert run(capsys, "genesis", "new", "--chain-id", "x", "--draft", path)[2] == (
         f"error: --draft: {path} exists already; remove it or choose another file")
