@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from cli.common import CliError, Context
-from node.lightclient import TrustedSet, VerificationError
+from node.lightclient import TrustHistory, VerificationError
 from node.trustfile import load_trust, save_trust
 from node.verifiedreads import Verified
 
@@ -31,7 +31,7 @@ def wants_verify(args) -> bool:
     return args.verify
 
 
-def run_verified(ctx: Context, args, read: Callable[[TrustedSet], Verified]) -> Verified:
+def run_verified(ctx: Context, args, read: Callable[[TrustHistory], Verified]) -> Verified:
     try:
         verified = read(load_trust(ctx.home, args.genesis))
     except VerificationError as exc:

@@ -1,7 +1,7 @@
 """The light client: check a node's answer against the validator set a wallet trusts.
 
-Pure functions, no I/O. A wallet trusts a validator set at a height (``TrustedSet``), first
-the genesis set. A block header is believed when its commit certificate carries precommit
+Pure functions, no I/O. A wallet trusts validator sets from the heights it saw them sign
+(``TrustHistory`` of ``TrustedSet``), first the genesis set at height 0. A block header is believed when its commit certificate carries precommit
 signatures of more than 2/3 of the voting power of the set that signs it; a state value when
 its sparse-Merkle proof leads to that header's state root; a transaction and its receipt
 when their Merkle paths lead to its tx and receipts roots.
@@ -13,8 +13,9 @@ the trusted set among the signers carry more than 1/3 of the trusted power: at l
 validator the wallet trusts (if fewer than 1/3 of them are faulty) vouches for the header
 and so for the new set. This is CometBFT's skipping verification with trust level 1/3; it
 follows any number of changes at once as long as a third of the trusted power still signs.
-The new set and its height then replace the trusted one, so a wallet that verifies now and
-then follows every change.
+The new set is then trusted from that height on (added to the history), so a wallet that
+verifies now and then follows every change, and still checks older blocks against the set
+trusted at their height.
 
 Every refusal is a ``VerificationError`` with a code and a message saying what failed.
 """
@@ -52,6 +53,46 @@ class TrustedSet:
             return cls(str(doc["chain_id"]), int(doc["height"]), validator_set_from_json(doc["validators"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise VerificationError("bad_trusted_set", f"not a trusted validator set: {exc}") from None
+
+
+@dataclass(frozen=True)
+class TrustHistory:
+    """The validator sets a wallet has verified, each with the first height it was seen to sign
+    (the genesis set at 0); a header at height h is checked against the set of the latest entry
+    at or below h, so a wallet still verifies old blocks after the set has changed."""
+    sets: tuple[TrustedSet, ...]
+
+    def __post_init__(self) -> None:
+        if not self.sets or self.sets[0].height != 0 or len({s.chain_id for s in self.sets}) != 1:
+            raise VerificationError("bad_trusted_set", "trusted sets start at height 0 and are all of one chain")
+
+    @classmethod
+    def from_genesis(cls, chain_id: str, validators: ValidatorSet) -> "TrustHistory":
+        return cls((TrustedSet(chain_id, 0, validators),))
+
+    @property
+    def chain_id(self) -> str:
+        return self.sets[0].chain_id
+
+    def at(self, height: int) -> TrustedSet:
+        return [s for s in self.sets if s.height <= height][-1]
+
+    def learn(self, trusted: TrustedSet) -> "TrustHistory":
+        """With ``trusted`` recorded, unless the set in force at its height is already that set."""
+        if self.at(trusted.height).validators == trusted.validators:
+            return self
+        return TrustHistory(tuple(sorted(self.sets + (trusted,), key=lambda s: s.height)))
+
+    def to_json(self) -> dict:
+        return {"trusted_sets": [s.to_json() for s in self.sets]}
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "TrustHistory":
+        try:
+            sets = [TrustedSet.from_json(s) for s in doc["trusted_sets"]]
+        except (KeyError, TypeError) as exc:
+            raise VerificationError("bad_trusted_set", f"not a list of trusted validator sets: {exc!r}") from None
+        return cls(tuple(sorted(sets, key=lambda s: s.height)))
 
 
 @dataclass(frozen=True)
@@ -144,10 +185,9 @@ def _signers(chain_id: str, commit: Commit, validators: ValidatorSet) -> list[Va
 def verify_header(trusted: TrustedSet, header: Header, commit: Commit,
                   header_validators: ValidatorSet) -> tuple[TrustedSet, Certified]:
     """Check ``header`` against ``trusted``, following a change to ``header_validators`` (the set
-    the node says signs it); returns the trusted set after this header, and the certification."""
+    the node says signs it); returns the set trusted for this header's height, and the certification."""
     if header.validators_hash == trusted.validators.hash():
-        certified = verify_commit(trusted.chain_id, header, commit, trusted.validators)
-        return TrustedSet(trusted.chain_id, max(trusted.height, header.height), trusted.validators), certified
+        return trusted, verify_commit(trusted.chain_id, header, commit, trusted.validators)
     if header.height <= trusted.height:
         raise VerificationError("validators_mismatch", f"block {header.height} names another validator set than "
                                                        f"the one trusted from height {trusted.height}")

@@ -2,10 +2,10 @@
 
 The first verified read needs the chain's genesis file (``--genesis FILE``, the file whose
 hash the consortium published): its chain id and validators are the starting trust, at
-height 0. Nothing is taken on first use from a node. After each verified read the set the
-wallet followed (node/lightclient.py) and its height are written to
-``<wallet home>/trusted-validators.json``, so later reads start from there and need no
-genesis file; a genesis file given later must be for the same chain.
+height 0. Nothing is taken on first use from a node. After each verified read the sets the
+wallet has followed (node/lightclient.py ``TrustHistory``), each with the height it was first
+seen to sign, are written to ``<wallet home>/trusted-validators.json``, so later reads start
+from there and need no genesis file; a genesis file given later must be for the same chain.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from node.atomicfile import write_json_atomic
 from node.genesis import Genesis
-from node.lightclient import TrustedSet, VerificationError
+from node.lightclient import TrustHistory, VerificationError
 
 TRUST_FILE = "trusted-validators.json"
 
@@ -23,8 +23,8 @@ def trust_path(wallet_home: Path) -> Path:
     return Path(wallet_home) / TRUST_FILE
 
 
-def load_trust(wallet_home: Path, genesis_file: Path | None) -> TrustedSet:
-    """The kept trusted set, else the genesis set of ``genesis_file``; refused when neither is there
+def load_trust(wallet_home: Path, genesis_file: Path | None) -> TrustHistory:
+    """The kept trusted sets, else the genesis set of ``genesis_file``; refused when neither is there
     or when they are for different chains."""
     path = trust_path(wallet_home)
     genesis = Genesis.load(genesis_file) if genesis_file is not None else None
@@ -32,9 +32,9 @@ def load_trust(wallet_home: Path, genesis_file: Path | None) -> TrustedSet:
         if genesis is None:
             raise VerificationError("no_trusted_validators", f"no trusted validator set in {path}: give the chain's "
                                     f"genesis file once with --genesis FILE (check its hash with your consortium)")
-        return TrustedSet(genesis.chain_id, 0, genesis.validators)
+        return TrustHistory.from_genesis(genesis.chain_id, genesis.validators)
     try:
-        kept = TrustedSet.from_json(json.loads(path.read_text()))
+        kept = TrustHistory.from_json(json.loads(path.read_text()))
     except (OSError, ValueError, VerificationError) as exc:
         raise VerificationError("bad_trusted_set", f"cannot read {path}: {exc}; remove it and give --genesis FILE") \
             from None
@@ -44,6 +44,6 @@ def load_trust(wallet_home: Path, genesis_file: Path | None) -> TrustedSet:
     return kept
 
 
-def save_trust(wallet_home: Path, trusted: TrustedSet) -> None:
+def save_trust(wallet_home: Path, trusted: TrustHistory) -> None:
     Path(wallet_home).mkdir(parents=True, exist_ok=True)
     write_json_atomic(trust_path(wallet_home), trusted.to_json())

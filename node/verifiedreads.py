@@ -2,8 +2,9 @@
 
 Each read asks one node (any node, trusted or not) for the value with its proof and the
 certified header of the block it is proven in (node/lightroutes.py), and checks everything
-with node/lightclient.py. The result carries the trusted set after the read (to be kept,
-node/trustfile.py) and how the header was certified.
+with node/lightclient.py against the set trusted at that block's height. The result carries
+the trusted sets after the read (to be kept, node/trustfile.py) and how the header was
+certified.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from node import statekeys
 from node.client import ClientError, NodeClient
 from node.encoding import EncodingError, decode
 from node.keys import genesis_contract_address
-from node.lightclient import (Certified, TrustedSet, VerificationError, commit_from_json, header_from_json,
+from node.lightclient import (Certified, TrustHistory, VerificationError, commit_from_json, header_from_json,
                               validator_set_from_json, verify_header, verify_inclusion, verify_state_entry)
 from node.receipt import Receipt
 from node.smt import Proof
@@ -30,7 +31,7 @@ COMMIT_RETRY_SECONDS = 0.3
 class Verified:
     value: Any
     certified: Certified
-    trusted: TrustedSet
+    trusted: TrustHistory
 
 
 def _fetch(client: NodeClient, path: str, **query: Any) -> dict:
@@ -45,18 +46,18 @@ def _fetch(client: NodeClient, path: str, **query: Any) -> dict:
     return client.get(path, **query)
 
 
-def _certified_header(trusted: TrustedSet, answer: dict):
+def _certified_header(trusted: TrustHistory, answer: dict):
     try:
         validators = validator_set_from_json(answer["validators"])
         header_doc, commit_doc = answer["header"], answer["commit"]
     except (KeyError, TypeError, ValueError) as exc:
         raise VerificationError("malformed_answer", f"the node's answer is malformed: {exc!r}") from None
     header = header_from_json(header_doc)
-    trusted, certified = verify_header(trusted, header, commit_from_json(commit_doc), validators)
-    return header, trusted, certified
+    signing, certified = verify_header(trusted.at(header.height), header, commit_from_json(commit_doc), validators)
+    return header, trusted.learn(signing), certified
 
 
-def verified_state(client: NodeClient, trusted: TrustedSet, key: bytes) -> Verified:
+def verified_state(client: NodeClient, trusted: TrustHistory, key: bytes) -> Verified:
     """The head-state value of ``key`` (None if absent), proven."""
     answer = _fetch(client, "/light/state", key=key.hex())
     header, trusted, certified = _certified_header(trusted, answer)
@@ -70,7 +71,7 @@ def verified_state(client: NodeClient, trusted: TrustedSet, key: bytes) -> Verif
     return Verified(value, certified, trusted)
 
 
-def verified_balance(client: NodeClient, trusted: TrustedSet, address: str) -> Verified:
+def verified_balance(client: NodeClient, trusted: TrustHistory, address: str) -> Verified:
     """The settlement-token balance of ``address`` in micro-units, proven."""
     key = statekeys.storage(genesis_contract_address(TOKEN_NAME), "balance:" + address)
     read = verified_state(client, trusted, key)
@@ -83,7 +84,7 @@ def verified_balance(client: NodeClient, trusted: TrustedSet, address: str) -> V
     return Verified(balance, read.certified, read.trusted)
 
 
-def verified_tx(client: NodeClient, trusted: TrustedSet, tx_hash: bytes) -> Verified:
+def verified_tx(client: NodeClient, trusted: TrustHistory, tx_hash: bytes) -> Verified:
     """A committed transaction and its receipt, ``(Transaction, Receipt)``, proven in their block."""
     answer = _fetch(client, f"/light/tx/{tx_hash.hex()}")
     header, trusted, certified = _certified_header(trusted, answer)

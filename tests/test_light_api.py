@@ -5,7 +5,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from consensus.types import Validator, ValidatorSet
 from node.api import Api
 from node.governance import proposal_id
-from node.lightclient import TrustedSet, VerificationError
+from node.lightclient import TrustedSet, TrustHistory, VerificationError
 from node.lightroutes import state_answer, tx_answer
 from node.proposals import open_proposals
 from node.queries import QueryLimits, QueryRunner
@@ -33,8 +33,8 @@ def local(tmp_path):
     test_chain.close()
 
 
-def genesis_trust(local) -> TrustedSet:
-    return TrustedSet(CHAIN_ID, 0, local.genesis.validators)
+def genesis_trust(local) -> TrustHistory:
+    return TrustHistory.from_genesis(CHAIN_ID, local.genesis.validators)
 
 
 def test_a_balance_and_a_transfer_are_verified_against_the_genesis_validators(local):
@@ -44,7 +44,7 @@ def test_a_balance_and_a_transfer_are_verified_against_the_genesis_validators(lo
     balance = verified_balance(node, genesis_trust(local), ALICE.address)
     assert balance.value == 1_500_000 == local.balance(ALICE.address)
     assert balance.certified.summary() == f"verified by 1 of 1 validators (power 10 of 10) at height {local.chain.height}"
-    assert balance.trusted == TrustedSet(CHAIN_ID, local.chain.height, local.genesis.validators)
+    assert balance.trusted == genesis_trust(local)  # the same set: nothing new learnt
     assert verified_balance(node, genesis_trust(local), BOB.address).value == 0  # proven absent
     tx, proven_receipt = verified_tx(node, genesis_trust(local), receipt.tx_hash).value
     assert proven_receipt == receipt and tx.payload.args == [ALICE.address, 1_500_000]
@@ -57,8 +57,8 @@ def test_a_validator_set_change_on_chain_is_followed_from_the_genesis_set(local)
         local.driver.produce_block()
     balance = verified_balance(InProcessNode(local.chain), genesis_trust(local), local.issuer.address)
     assert balance.certified.summary() == f"verified by 1 of 2 validators (power 10 of 14) at height {effective}"
-    assert balance.trusted == TrustedSet(CHAIN_ID, effective, ValidatorSet(
-        local.genesis.validators.validators + (Validator("agg1", BOB.public_key, 4, "aggregator"),)))
+    assert balance.trusted.sets[1:] == (TrustedSet(CHAIN_ID, effective, ValidatorSet(
+        local.genesis.validators.validators + (Validator("agg1", BOB.public_key, 4, "aggregator"),))),)
 
 
 def _forged_balance(answer):

@@ -8,7 +8,7 @@ from consensus.types import PRECOMMIT, Commit, CommitSignature, Validator, Valid
 from node.block import Header
 from node.encoding import encode, merkle_root, sha256
 from node.keys import KeyPair
-from node.lightclient import (TrustedSet, VerificationError, verify_commit, verify_header, verify_inclusion,
+from node.lightclient import (TrustedSet, TrustHistory, VerificationError, verify_commit, verify_header, verify_inclusion,
                               verify_state_entry)
 from node.merkleproof import merkle_path, root_from_path
 from node.smt import SparseMerkleTree
@@ -49,7 +49,7 @@ def test_a_header_signed_by_more_than_two_thirds_of_the_trusted_set_is_verified(
     h = header(5, GENESIS_SET)
     trusted, certified = verify_header(TRUSTED, h, commit(h, "dso", "a1", "a3"), GENESIS_SET)
     assert certified.summary() == "verified by 3 of 4 validators (power 30 of 40) at height 5"
-    assert trusted == TrustedSet(CHAIN, 5, GENESIS_SET)
+    assert trusted is TRUSTED
 
 
 def test_a_certificate_below_two_thirds_is_refused():
@@ -93,7 +93,7 @@ def test_a_validator_set_change_is_followed_and_then_trusted():
     assert trusted == TrustedSet(CHAIN, 10, added_removed)
     assert certified.summary() == "verified by 3 of 4 validators (power 30 of 40) at height 10"
     later = header(12, added_removed)
-    assert verify_header(trusted, later, commit(later, "a2", "a3", "a4"), added_removed)[0].height == 12
+    assert verify_header(trusted, later, commit(later, "a2", "a3", "a4"), added_removed)[1].height == 12
     # the old set no longer signs: a4 is now needed, a1 is not a validator
     old = header(13, GENESIS_SET)
     assert refused("validators_mismatch", verify_header, trusted, header(9, GENESIS_SET),
@@ -171,9 +171,21 @@ def test_trust_starts_from_a_genesis_file_and_is_kept_in_the_wallet_home(tmp_pat
     assert refused("no_trusted_validators", load_trust, tmp_path, None) == \
         (f"no trusted validator set in {tmp_path / 'trusted-validators.json'}: give the chain's genesis file once "
          f"with --genesis FILE (check its hash with your consortium)")
-    changed = TrustedSet(CHAIN, 12, vset("dso", "a2"))
+    changed = TrustHistory((TRUSTED, TrustedSet(CHAIN, 12, vset("dso", "a2"))))
     save_trust(tmp_path, changed)
     assert load_trust(tmp_path, None) == changed
-    trust_path(tmp_path).write_text(json.dumps({"chain_id": CHAIN}))
+    trust_path(tmp_path).write_text(json.dumps({"trusted_sets": [{"chain_id": CHAIN}]}))
     assert refused("bad_trusted_set", load_trust, tmp_path, None) == \
         f"cannot read {trust_path(tmp_path)}: not a trusted validator set: 'height'; remove it and give --genesis FILE"
+
+
+def test_the_trust_history_checks_each_header_against_the_set_trusted_at_its_height():
+    changed_set = vset("dso", "a2", "a3", "a4")
+    history = TrustHistory.from_genesis(CHAIN, GENESIS_SET).learn(TrustedSet(CHAIN, 10, changed_set))
+    assert history.learn(TrustedSet(CHAIN, 20, changed_set)) == history  # nothing new: the set is in force there
+    assert (history.at(9), history.at(10), history.at(99)) == (TRUSTED, TrustedSet(CHAIN, 10, changed_set),
+                                                              TrustedSet(CHAIN, 10, changed_set))
+    old = header(7, GENESIS_SET)  # a block from before the change, still verified by the genesis set
+    assert verify_header(history.at(7), old, commit(old, "dso", "a1", "a2"), GENESIS_SET)[1].height == 7
+    assert refused("bad_trusted_set", TrustHistory, (TrustedSet(CHAIN, 3, GENESIS_SET),)) == \
+        "trusted sets start at height 0 and are all of one chain"
