@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cli.common import CliError, Context
-from node.backup import BackupError, Manifest, export_state, import_state
+from node.backup import BackupError, Manifest, describe_signing_state, export_state, import_state
 from node.config import NodeHome
 
 
@@ -56,4 +56,7 @@ def import_home(ctx: Context, args) -> None:
     home = _home(ctx, args)
     manifest = import_state(args.archive, home, args.signing_state, args.fence_height)
     print(f"restored {args.archive} into {home.path}: {_describe(manifest)}")
+    signing = describe_signing_state(home)
+    if signing:
+        print(signing)
     print(f"start it with: flexledger node start --node-home {home.path}")

@@ -119,6 +119,18 @@ def import_state(archive: Path, home: NodeHome, newer_signing_state: Path | None
     return manifest
 
 
+def describe_signing_state(home: NodeHome) -> str | None:
+    """One line on the restored home's signing state, for the operator; None if it has none."""
+    if not home.signing_state_file.exists():
+        return None
+    signing = _signing_doc(home.signing_state_file)
+    if _position(signing) == NEVER_SIGNED:
+        return "signing state: this key never signed"
+    if signing["round"] == FENCE_ROUND:
+        return f"signing state: fenced, signs nothing at or below height {signing['height']}"
+    return f"signing state: last signed at height {signing['height']} round {signing['round']}"
+
+
 # -- export ----------------------------------------------------------------------------------------
 def _open_store(home: NodeHome) -> ChainStore:
     if not (home.data_dir / "chain.db").exists():

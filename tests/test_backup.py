@@ -15,7 +15,7 @@ import time
 import pytest
 
 from cli.main import main
-from node.backup import BackupError, export_state, import_state
+from node.backup import BackupError, describe_signing_state, export_state, import_state
 from node.config import NodeHome
 from node.keys import KeyPair
 from node.signing import DoubleSignRefused, GuardedSigner
@@ -111,17 +111,21 @@ def test_restoring_a_validator_alone_is_refused_as_a_double_sign_hazard(validato
 
 
 @pytest.mark.parametrize("newer, kept", [(12, 12), (5, 7)])
-def test_the_restore_keeps_the_newer_signing_state(validator_archive, tmp_path, newer, kept):
+def test_the_restore_keeps_the_newer_signing_state(validator_archive, tmp_path, capsys, newer, kept):
     salvaged = tmp_path / "signing_state.json"
     write_signing_state(salvaged, newer)
     home = NodeHome(tmp_path / "node")
-    import_state(validator_archive, home, newer_signing_state=salvaged)
+    assert main(["node", "import-state", str(validator_archive), "--node-home", str(home.path),
+                 "--signing-state", str(salvaged)]) == 0
     assert json.loads(home.signing_state_file.read_text())["height"] == kept
+    assert capsys.readouterr().out.splitlines()[1] == f"signing state: last signed at height {kept} round 0"
 
 
-def test_a_fence_height_stops_signing_at_or_below_it(validator_archive, tmp_path):
+def test_a_fence_height_stops_signing_at_or_below_it(validator_archive, tmp_path, capsys):
     home = NodeHome(tmp_path / "node")
-    import_state(validator_archive, home, fence_height=40)
+    assert main(["node", "import-state", str(validator_archive), "--node-home", str(home.path),
+                 "--fence-height", "40"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "signing state: fenced, signs nothing at or below height 40"
     signer = GuardedSigner(KeyPair.generate(), home.signing_state_file)
     for height in (7, 40):
         with pytest.raises(DoubleSignRefused):
@@ -305,3 +309,10 @@ def head_height(home) -> int:
         return store.head_height()
     finally:
         store.close()
+
+
+def test_an_observer_home_is_described_as_never_signed(tmp_path):
+    home = NodeHome(tmp_path)
+    assert describe_signing_state(home) is None  # a dev home has none
+    GuardedSigner.create(home.signing_state_file)
+    assert describe_signing_state(home) == "signing state: this key never signed"
