@@ -2,12 +2,13 @@
 removed through `flexledger validators`, each vote at its own node with its own node key, while a
 wallet that started from the genesis file verifies a balance before and after both changes, following
 the validator set each time."""
+import json
 import re
 from pathlib import Path
 
 from cli.main import main as cli_main
 from testnet.layout import add_node
-from tests.testnetkit import running_testnet
+from tests.testnetkit import issuer_key, running_testnet
 
 
 def flexledger(capsys, *args: str) -> str:
@@ -30,7 +31,10 @@ def test_validators_added_and_removed_by_cli_while_a_wallet_verifies(tmp_path, c
             return flexledger(capsys, *wallet, "--node", net.client(name).url, "wallet", "balance",
                               "0x" + "44" * 20, "--verify", "--genesis", genesis)
 
-        assert re.search(r": verified by [34] of 4 validators \(power [34]0 of 40\) at height \d+\n$", verify("agg3"))
+        dso = net.client("dso")
+        sent = dso.call(issuer_key(net), dso.contracts()["token"], "transfer", ["0x" + "44" * 20, 1])
+        assert re.fullmatch(r"0x(44){20} 0\.000001: verified by [34] of 4 validators \(power [34]0 of 40\) at "
+                            r"height \d+\n", verify("agg3"))
         entry, key = add_node(net.layout, "agg4")
         proposed = vote("dso", "propose-add", "--name", "agg4", "--public-key", key.public_key.hex(),
                         "--power", "10", "--role", "aggregator")
@@ -58,3 +62,7 @@ def test_validators_added_and_removed_by_cli_while_a_wallet_verifies(tmp_path, c
         assert re.search(r": verified by [34] of 4 validators \(power [34]0 of 40\) at height \d+\n$", verify("agg4"))
         listed = flexledger(capsys, "--node", net.client("dso").url, "validators", "list")
         assert "agg4" in listed and agg1 not in listed
+        old_tx = json.loads(flexledger(capsys, *wallet, "--node", net.client("agg4").url, "chain", "tx",
+                                       sent["tx_hash"], "--verify"))  # signed by the genesis set, trusted still
+        assert re.fullmatch(rf"verified by [34] of 4 validators \(power [34]0 of 40\) at height "
+                            rf"{sent['receipt']['height']}", old_tx["verified"])
