@@ -26,11 +26,12 @@ class CliError(Exception):
 class Context:
     home: Path
     node_url: str
+    ca_file: str | None = None  # for https:// nodes; None: $FLEXLEDGER_CA_FILE or the system's CAs
 
     @classmethod
     def from_args(cls, args) -> "Context":
         home = Path(args.home or os.environ.get("FLEXLEDGER_HOME") or Path.home() / ".flexledger")
-        return cls(home, args.node or os.environ.get("FLEXLEDGER_NODE") or DEFAULT_NODE)
+        return cls(home, args.node or os.environ.get("FLEXLEDGER_NODE") or DEFAULT_NODE, args.ca_file)
 
     @property
     def keystore(self) -> Keystore:
@@ -38,7 +39,7 @@ class Context:
 
     @property
     def client(self) -> NodeClient:
-        return NodeClient(self.node_url)
+        return NodeClient(self.node_url, ca_file=self.ca_file)
 
     def unlock(self, name: str) -> KeyPair:
         return self.keystore.load(name, read_password())

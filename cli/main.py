@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "local energy and flexibility markets.")
     parser.add_argument("--home", help="wallet directory (default: $FLEXLEDGER_HOME or ~/.flexledger)")
     parser.add_argument("--node", help="node API URL (default: $FLEXLEDGER_NODE or http://127.0.0.1:26657)")
+    parser.add_argument("--ca-file", help="CA or certificate file that an https:// node's certificate must "
+                        "verify against (default: $FLEXLEDGER_CA_FILE, else the system's CAs)")  # part B (links)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (keys_cmd, wallet_cmd, chain_cmd, node_cmd, gov_cmd, testnet_cmd, participant_cmd, device_cmd,
                    dso_cmd, market_cmd, meter_cmd, oracle_cmd, grid_cmd, demo_cmd):

@@ -2,23 +2,28 @@
 
 Uses only the standard library (http.client), with one keep-alive connection per thread.
 Errors from the node come back as ``ClientError`` with the node's code and message; a node
-that cannot be reached is ``node_unreachable``.
+that cannot be reached is ``node_unreachable``. ``https://`` URLs are verified with the
+system's CAs or ``ca_file`` / $FLEXLEDGER_CA_FILE (node/tls.py); a certificate that does not
+verify is ``tls_error``.
 """
 from __future__ import annotations
 
 import http.client
 import json
+import ssl
 import threading
 import urllib.parse
 from typing import Any
 
 from node.jsonvalues import from_json_value, parse_json, to_json_value
 from node.keys import KeyPair
+from node.tls import CA_FILE_ENV, TlsError, client_context
 from node.tx import CallPayload, DeployPayload, GovernancePayload, Payload, Transaction
 
 DEFAULT_NODE = "http://127.0.0.1:26657"
 DEFAULT_CALL_GAS = 2_000_000
 DEFAULT_DEPLOY_GAS = 20_000_000
+HOST_MISMATCH_CODES = (62, 64)  # OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
 
 
 class ClientError(Exception):
@@ -31,20 +36,29 @@ class ClientError(Exception):
 
 
 class NodeClient:
-    def __init__(self, url: str = DEFAULT_NODE, timeout: float = 60.0):
+    def __init__(self, url: str = DEFAULT_NODE, timeout: float = 60.0, ca_file: str | None = None):
+        """``ca_file``: the CA or certificate that ``https://`` nodes are checked against (default
+        $FLEXLEDGER_CA_FILE, else the system's CAs)."""
         self.url = url.rstrip("/")
         self.timeout = timeout
         parsed = urllib.parse.urlsplit(self.url)
-        if parsed.scheme != "http" or not parsed.hostname:
-            raise ClientError("bad_node_url", f"node URL must look like http://host:port, not {url!r}")
-        self._host, self._port, self._base_path = parsed.hostname, parsed.port or 80, parsed.path
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ClientError("bad_node_url", f"node URL must look like http://host:port or https://host:port, "
+                                              f"not {url!r}")
+        self._host, self._base_path = parsed.hostname, parsed.path
+        self._port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            self._tls = client_context(ca_file) if parsed.scheme == "https" else None
+        except TlsError as exc:
+            raise ClientError("bad_ca_file", str(exc)) from None
         self._local = threading.local()
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         """This thread's keep-alive connection to the node (made on first use)."""
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+            connection = (http.client.HTTPSConnection(self._host, self._port, timeout=timeout, context=self._tls)
+                          if self._tls else http.client.HTTPConnection(self._host, self._port, timeout=timeout))
             self._local.connection = connection
         connection.timeout = timeout
         if connection.sock is not None:
@@ -71,6 +85,13 @@ class NodeClient:
                 self._drop_connection()
                 if attempt == 2:  # resending is safe: a tx is identified by its hash, so at worst "already_known"
                     raise ClientError("node_unreachable", f"cannot reach the node at {self.url}: {exc}") from None
+            except ssl.SSLCertVerificationError as exc:
+                self._drop_connection()
+                fix = ("use a host name or address that the certificate names (its subjectAltName)"
+                       if exc.verify_code in HOST_MISMATCH_CODES
+                       else f"give its CA or its certificate with --ca-file or ${CA_FILE_ENV}")
+                raise ClientError("tls_error", f"the node at {self.url} has a certificate that does not verify "
+                                               f"({exc.verify_message.rstrip('.')}): {fix}") from None
             except (OSError, http.client.HTTPException) as exc:
                 self._drop_connection()
                 raise ClientError("node_unreachable", f"cannot reach the node at {self.url}: {exc}") from None
