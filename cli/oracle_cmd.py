@@ -95,7 +95,7 @@ def start_oracle(ctx: Context, args) -> None:
 
     configure_logs(args.log_level, args.log_format)
     home = oracle_home(ctx, args)
-    oracle = Oracle.open(home, read_password())
+    oracle = Oracle.open(home, read_password(), ctx.ca_file)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     home.pid_file.write_text(str(os.getpid()))
@@ -115,7 +115,7 @@ def oracle_status(ctx: Context, args) -> None:
            "oracle": Keystore(home.keys).info(config.key)["address"], "head": None, "regimes": {},
            "height": journal.height, "watermark": journal.watermark, "attested": journal.attested,
            "episodes": journal.episodes, "errors": journal.errors}
-    market = MarketClient(NodeClient(config.node, timeout=10))
+    market = MarketClient(NodeClient(config.node, timeout=10, ca_file=ctx.ca_file))
     try:
         doc["head"] = market.node.status()["height"]
         for feeder in sorted({session["feeder"] for session in market.sessions()}):

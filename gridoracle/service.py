@@ -100,10 +100,12 @@ class Oracle:
         self.actions = 0
 
     @classmethod
-    def open(cls, home: OracleHome, password: str) -> "Oracle":
+    def open(cls, home: OracleHome, password: str, ca_file: str | None = None) -> "Oracle":
+        """``ca_file``: what an https:// node's certificate is checked against (None: $FLEXLEDGER_CA_FILE
+        or the system's CAs)."""
         config = home.load_config()
         key = Keystore(home.keys).load(config.key, password)
-        return cls(home, config, key, load_validator(home, config))
+        return cls(home, config, key, load_validator(home, config), NodeClient(config.node, ca_file=ca_file))
 
     @property
     def address(self) -> str:

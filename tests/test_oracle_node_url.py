@@ -66,3 +66,11 @@ def test_nothing_in_the_oracle_assumes_a_loopback_node():
     sources = [*sorted((REPO / "gridoracle").glob("*.py")), REPO / "cli" / "oracle_cmd.py"]
     assert [str(p.relative_to(REPO)) for p in sources if "127.0.0.1" in p.read_text()
             or "localhost" in p.read_text()] == []
+
+
+@pytest.mark.parametrize("action", ["start", "status"])
+def test_the_oracle_checks_an_https_node_against_the_ca_file_given(oracle_home, tmp_path, capsys, action):
+    missing = tmp_path / "consortium-ca.pem"
+    assert main(["--ca-file", str(missing), "oracle", action, "--oracle-home", str(oracle_home),
+                 "--node", "https://dso-node.example:26657"]) == 1
+    assert capsys.readouterr().err == f"error [bad_ca_file]: --ca-file: {missing} does not exist\n"
