@@ -4,47 +4,12 @@ asks beyond the rate are ignored."""
 import asyncio
 
 import pytest
-from aiohttp import web
 
 from node import blocksync
 from node.blocksync import KIND_SYNC_ASK, KIND_SYNC_BLOCKS, BlockSync, encode_blocks
 from node.encoding import encode
-from node.keys import KeyPair
-from node.p2p import PeerInfo, PeerNetwork
-from testnet.devnode import free_port
 from tests.chainkit import CHAIN_ID, LocalChain
-
-
-class Peer:
-    """A peer network on its own port, allowing every key."""
-
-    def __init__(self):
-        self.key, self.port = KeyPair.generate(), free_port()
-        self.info = PeerInfo(self.key.address, f"http://127.0.0.1:{self.port}")
-        self.frames = []
-        self.network = PeerNetwork(CHAIN_ID, self.key, [], lambda public_key: True,
-                                   lambda peer, kind, payload: self.frames.append((kind, payload)))
-        self.runner = None
-
-    async def start(self, peers=()):
-        self.network.peers = {p.address: p for p in peers}
-        app = web.Application()
-        app.add_routes(self.network.routes())
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
-        await self.network.start()
-
-    async def stop(self):
-        await self.network.stop()
-        await self.runner.cleanup()
-
-
-async def _until(predicate, timeout=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)
+from tests.linkkit import LinkNode, until
 
 
 @pytest.fixture
@@ -56,10 +21,10 @@ def chains(tmp_path):
     follower.close()
 
 
-async def _linked(serving: Peer, asking: Peer):
+async def _linked(serving: LinkNode, asking: LinkNode):
     await serving.start()
     await asking.start([serving.info])
-    await _until(lambda: serving.key.address in asking.network.connected())
+    await until(lambda: serving.key.address in asking.network.connected())
 
 
 async def test_a_fresh_node_fetches_the_chain_in_batches(chains, monkeypatch):
@@ -67,7 +32,7 @@ async def test_a_fresh_node_fetches_the_chain_in_batches(chains, monkeypatch):
     source, follower = chains
     for _ in range(30):
         source.driver.produce_block()
-    serving, asking = Peer(), Peer()
+    serving, asking = LinkNode(chain=CHAIN_ID), LinkNode(chain=CHAIN_ID)
     BlockSync(source.service, serving.network)
     sync = BlockSync(follower.service, asking.network)
     await _linked(serving, asking)
@@ -103,7 +68,7 @@ async def test_a_peer_answering_nonsense_is_dropped(chains, caplog, answer, reas
     source, follower = chains
     for _ in range(3):
         source.driver.produce_block()
-    liar, asking = Peer(), Peer()
+    liar, asking = LinkNode(chain=CHAIN_ID), LinkNode(chain=CHAIN_ID)
     liar.network.handle(KIND_SYNC_ASK, lambda peer, kind, payload: liar.network.send(
         peer, KIND_SYNC_BLOCKS, answer(source)))
     sync = BlockSync(follower.service, asking.network)
@@ -113,7 +78,7 @@ async def test_a_peer_answering_nonsense_is_dropped(chains, caplog, answer, reas
         assert follower.chain.height == 0
         dropped = f"dropped peer {liar.key.address}: block sync: {reason}"
         assert dropped in caplog.messages
-        await _until(lambda: liar.key.address not in asking.network.connected())
+        await until(lambda: liar.key.address not in asking.network.connected())
     finally:
         await asking.stop()
         await liar.stop()
@@ -121,12 +86,12 @@ async def test_a_peer_answering_nonsense_is_dropped(chains, caplog, answer, reas
 
 async def test_a_peer_asking_nonsense_is_dropped(chains, caplog):
     source, _ = chains
-    serving, asking = Peer(), Peer()
+    serving, asking = LinkNode(chain=CHAIN_ID), LinkNode(chain=CHAIN_ID)
     BlockSync(source.service, serving.network)
     await _linked(serving, asking)
     try:
         asking.network.send(serving.key.address, KIND_SYNC_ASK, encode(0))
-        await _until(lambda: f"dropped peer {asking.key.address}: block sync: an ask must give a height of at "
+        await until(lambda: f"dropped peer {asking.key.address}: block sync: an ask must give a height of at "
                              f"least 1, not 0" in caplog.messages)
     finally:
         await asking.stop()
@@ -136,15 +101,15 @@ async def test_a_peer_asking_nonsense_is_dropped(chains, caplog):
 async def test_asks_beyond_the_rate_are_ignored(chains):
     source, _ = chains
     source.driver.produce_block()
-    serving, asking = Peer(), Peer()
+    serving, asking = LinkNode(chain=CHAIN_ID), LinkNode(chain=CHAIN_ID)
     BlockSync(source.service, serving.network)
     await _linked(serving, asking)
     try:
         for _ in range(3 * blocksync.ASKS_PER_SECOND):
             asking.network.send(serving.key.address, KIND_SYNC_ASK, encode(1))
-        await _until(lambda: len(asking.frames) >= blocksync.ASKS_PER_SECOND)
+        await until(lambda: len(asking.received) >= blocksync.ASKS_PER_SECOND)
         await asyncio.sleep(0.3)
-        answers = [payload for kind, payload in asking.frames if kind == KIND_SYNC_BLOCKS]
+        answers = [payload for _, kind, payload in asking.received if kind == KIND_SYNC_BLOCKS]
         assert blocksync.ASKS_PER_SECOND <= len(answers) < blocksync.ASKS_PER_SECOND + 8
     finally:
         await asking.stop()

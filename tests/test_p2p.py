@@ -6,64 +6,28 @@ import logging
 
 import pytest
 
-from aiohttp import web
-
 from node.keys import KeyPair
-from node.p2p import PeerInfo, PeerNetwork
-from testnet.devnode import free_port
+from node.p2p import PeerInfo
+from tests.linkkit import CHAIN, LinkNode, until
 from tests.tamperproxy import TamperProxy, flip_byte
-
-CHAIN = "p2p-test"
-
-
-class Node:
-    def __init__(self, key, port, allowed_keys, chain=CHAIN):
-        self.key, self.port, self.chain = key, port, chain
-        self.received = []
-        self.allowed_keys = allowed_keys
-        self.network = None
-        self.runner = None
-
-    async def start(self, peers):
-        self.network = PeerNetwork(self.chain, self.key, peers, lambda pk: pk in self.allowed_keys,
-                                   lambda peer, kind, payload: self.received.append((peer, kind, payload)))
-        app = web.Application()
-        app.add_routes(self.network.routes())
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
-        await self.network.start()
-
-    async def stop(self):
-        await self.network.stop()
-        await self.runner.cleanup()
-
-
-async def _until(predicate, timeout=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.02)
+from testnet.devnode import free_port
 
 
 async def _mesh(count, allowed_extra=()):
     keys = [KeyPair.generate() for _ in range(count)]
-    ports = [free_port() for _ in keys]
     allowed = {k.public_key for k in keys} | set(allowed_extra)
-    nodes = [Node(k, p, allowed) for k, p in zip(keys, ports)]
-    infos = [PeerInfo(k.address, f"http://127.0.0.1:{p}") for k, p in zip(keys, ports)]
+    nodes = [LinkNode(k, allowed.__contains__) for k in keys]
     for node in nodes:
-        await node.start(infos)
+        await node.start([n.info for n in nodes])
     return nodes
 
 
 async def test_mesh_links_once_per_pair_and_delivers_broadcasts():
     nodes = await _mesh(3)
     try:
-        await _until(lambda: all(len(n.network.connected()) == 2 for n in nodes))
+        await until(lambda: all(len(n.network.connected()) == 2 for n in nodes))
         nodes[0].network.broadcast(7, b"hello")
-        await _until(lambda: all((nodes[0].key.address, 7, b"hello") in n.received for n in nodes[1:]))
+        await until(lambda: all((nodes[0].key.address, 7, b"hello") in n.received for n in nodes[1:]))
         await asyncio.sleep(0.3)
         assert all(len(n.network.connected()) == 2 for n in nodes)  # crossing dials settled on one link
     finally:
@@ -74,8 +38,8 @@ async def test_mesh_links_once_per_pair_and_delivers_broadcasts():
 async def test_unknown_key_is_refused(caplog):
     nodes = await _mesh(2)
     intruder_key = KeyPair.generate()
-    intruder = Node(intruder_key, free_port(), {n.key.public_key for n in nodes})
-    await intruder.start([PeerInfo(n.key.address, f"http://127.0.0.1:{n.port}") for n in nodes])
+    intruder = LinkNode(intruder_key, {n.key.public_key for n in nodes}.__contains__)
+    await intruder.start([n.info for n in nodes])
     try:
         await asyncio.sleep(1.0)
         assert intruder.network.connected() == []
@@ -93,16 +57,16 @@ async def _pair(acceptor_chain=CHAIN):
     """A dialer knowing an acceptor, which knows no peers; both allow each other's key."""
     keys = [KeyPair.generate(), KeyPair.generate()]
     allowed = {k.public_key for k in keys}
-    dialer, acceptor = Node(keys[0], free_port(), allowed), Node(keys[1], free_port(), allowed, acceptor_chain)
+    dialer, acceptor = LinkNode(keys[0], allowed.__contains__), LinkNode(keys[1], allowed.__contains__, acceptor_chain)
     await acceptor.start([])
     return dialer, acceptor
 
 
 async def test_another_chain_is_refused(caplog):
     dialer, acceptor = await _pair(acceptor_chain="other-chain")
-    await dialer.start([PeerInfo(acceptor.key.address, f"http://127.0.0.1:{acceptor.port}")])
+    await dialer.start([acceptor.info])
     try:
-        await _until(lambda: "refused peer at 127.0.0.1: the peer is on chain 'p2p-test', not 'other-chain'"
+        await until(lambda: "refused peer at 127.0.0.1: the peer is on chain 'p2p-test', not 'other-chain'"
                      in caplog.messages)
         assert dialer.network.connected() == acceptor.network.connected() == []
     finally:
@@ -116,7 +80,7 @@ async def test_a_dialled_peer_with_another_key_is_refused(caplog):
     expected = KeyPair.generate().address
     await dialer.start([PeerInfo(expected, url)])
     try:
-        await _until(lambda: f"handshake with {expected} at {url} failed: the peer at {url} is "
+        await until(lambda: f"handshake with {expected} at {url} failed: the peer at {url} is "
                              f"{acceptor.key.address}, not {expected}" in caplog.messages)
         await asyncio.sleep(0.2)
         assert dialer.network.connected() == []
@@ -144,7 +108,7 @@ async def test_a_handshake_changed_in_transit_is_refused(caplog, direction, inde
     try:
         reason = (f"refused peer at 127.0.0.1: {AUTH_FAILED}" if refused_by == "acceptor"
                   else f"handshake with {acceptor.key.address} at {url} failed: {AUTH_FAILED}")
-        await _until(lambda: reason in caplog.messages)
+        await until(lambda: reason in caplog.messages)
         assert dialer.key.address not in acceptor.network.connected()
     finally:
         await dialer.stop()
@@ -159,12 +123,12 @@ async def test_a_frame_changed_in_transit_closes_the_link(caplog):
     await proxy.start("127.0.0.1", proxy_port)
     await dialer.start([PeerInfo(acceptor.key.address, f"http://127.0.0.1:{proxy_port}")])
     try:
-        await _until(lambda: dialer.key.address in acceptor.network.connected())
+        await until(lambda: dialer.key.address in acceptor.network.connected())
         caplog.set_level(logging.INFO, "flexledger.p2p")
         dialer.network.broadcast(7, b"changed on its way")
-        await _until(lambda: f"frame 1 failed authentication from {dialer.key.address}; closing the link"
+        await until(lambda: f"frame 1 failed authentication from {dialer.key.address}; closing the link"
                      in caplog.messages)
-        await _until(lambda: f"link with peer {dialer.key.address} closed" in caplog.messages)
+        await until(lambda: f"link with peer {dialer.key.address} closed" in caplog.messages)
         assert (dialer.key.address, 7, b"changed on its way") not in acceptor.received
     finally:
         await dialer.stop()
@@ -175,18 +139,18 @@ async def test_a_frame_changed_in_transit_closes_the_link(caplog):
 async def test_isolate_cuts_and_heal_restores():
     nodes = await _mesh(3)
     try:
-        await _until(lambda: all(len(n.network.connected()) == 2 for n in nodes))
+        await until(lambda: all(len(n.network.connected()) == 2 for n in nodes))
         a, b, c = nodes
         a.network.isolate({c.key.address})
         c.network.isolate({a.key.address})
-        await _until(lambda: c.key.address not in a.network.connected())
+        await until(lambda: c.key.address not in a.network.connected())
         c.received.clear()
         a.network.broadcast(1, b"x")
         await asyncio.sleep(0.3)
         assert not any(peer == a.key.address for peer, _, _ in c.received)
         a.network.isolate(set())
         c.network.isolate(set())
-        await _until(lambda: c.key.address in a.network.connected(), timeout=15)
+        await until(lambda: c.key.address in a.network.connected(), timeout=15)
     finally:
         for node in nodes:
             await node.stop()
