@@ -6,9 +6,12 @@ Over loopback in one process: ``--links`` times, a fresh dialer links with a lis
 the same run, frames of each ``--sizes`` go one way over a PeerNetwork link, once with its
 ciphers swapped for none after the handshake (plain) and once as it is (encrypted): frames/s
 and MB/s of both (the best of ``--repeat`` alternating runs), the cost of encryption, and
-ChaCha20-Poly1305 seal + open alone.
+ChaCha20-Poly1305 seal + open alone. Last, block sync over such a link: a fresh chain fetches
+``--sync-blocks`` empty blocks from a peer (asks, answers, certificate checks, execution and
+commits, both nodes in this one process), in blocks/s.
 
-Reproduce: .venv/bin/python bench/bench_p2p.py --links 100 --frames 20000 --sizes 200 4096 65536 --repeat 3
+Reproduce: .venv/bin/python bench/bench_p2p.py --links 100 --frames 20000 --sizes 200 4096 65536 --repeat 3 \
+           --sync-blocks 2000
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import argparse
 import asyncio
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,10 +28,13 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from node.blocksync import BlockSync  # noqa: E402
 from node.keys import KeyPair  # noqa: E402
 from node.p2p import PeerInfo, PeerNetwork  # noqa: E402
 from node.secretconn import Cipher, Handshake  # noqa: E402
 from testnet.devnode import free_port  # noqa: E402
+from tests.chainkit import CHAIN_ID, LocalChain  # noqa: E402
+from tests.linkkit import LinkNode, until  # noqa: E402
 
 CHAIN = "bench-p2p"
 KIND = 7
@@ -130,12 +137,36 @@ def cipher_rate(size: int, frames: int) -> float:
     return time.perf_counter() - started
 
 
+async def sync_rate(blocks: int) -> float:
+    """Blocks per second that a fresh chain syncs from a peer holding ``blocks`` empty blocks."""
+    with tempfile.TemporaryDirectory() as directory:
+        source = LocalChain(Path(directory) / "source")
+        for _ in range(blocks):
+            source.driver.produce_block()
+        follower = LocalChain(Path(directory) / "follower", validator=source.validator, issuer=source.issuer)
+        serving, asking = LinkNode(chain=CHAIN_ID), LinkNode(chain=CHAIN_ID)
+        BlockSync(source.service, serving.network)
+        sync = BlockSync(follower.service, asking.network)
+        await serving.start()
+        await asking.start([serving.info])
+        await until(lambda: serving.key.address in asking.network.connected())
+        started = time.perf_counter()
+        assert await sync.catch_up() == blocks
+        elapsed = time.perf_counter() - started
+        await asking.stop()
+        await serving.stop()
+        source.close()
+        follower.close()
+    return blocks / elapsed
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--links", type=int, default=100)
     parser.add_argument("--frames", type=int, default=20_000)
     parser.add_argument("--sizes", type=int, nargs="+", default=[200, 4096, 65536])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sync-blocks", type=int, default=2000)
     args = parser.parse_args()
     times = sorted(await handshake_times(args.links))
     print(f"link set-up (TCP + WebSocket + handshake), {args.links} links: median "
@@ -153,6 +184,8 @@ async def main() -> None:
         print(f"{size:>11} | {frames / plain:>14,.0f} {frames * size / plain / 1e6:>7.1f} | "
               f"{frames / encrypted:>18,.0f} {frames * size / encrypted / 1e6:>7.1f} | "
               f"{encrypted / plain - 1:>+5.0%} | {frames * size / cipher / 1e6:>20.0f}")
+    print(f"block sync over an encrypted link: {args.sync_blocks} empty blocks at "
+          f"{await sync_rate(args.sync_blocks):,.0f} blocks/s")
 
 
 if __name__ == "__main__":
