@@ -103,6 +103,11 @@ def _network_arguments(parser, persistence: str) -> None:
                                                                         f"--p2p-listen one (NAT; {persistence})")
     parser.add_argument("--peer", action="append", default=[], metavar="ADDRESS@HOST:PORT",
                         help=f"a node to connect to, as its 'node show-id' prints it; repeatable ({persistence})")
+    # part B (links): TLS for the API (node/tls.py)
+    parser.add_argument("--api-tls-cert", metavar="FILE", help=f"serve the API over TLS with this PEM certificate "
+                                                               f"(with --api-tls-key; {persistence})")
+    parser.add_argument("--api-tls-key", metavar="FILE", help=f"the unencrypted PEM private key of --api-tls-cert "
+                                                              f"({persistence})")
 
 
 def _network_settings(args) -> NetworkSettings:
@@ -115,7 +120,8 @@ def _network_settings(args) -> NetworkSettings:
         if value is not None:
             _parsed(flag, parse_host_port, value)
     peers = tuple(_parsed("--peer", parse_peer, text) for text in args.peer)
-    return NetworkSettings(args.p2p_listen, api_listen, args.external_address, peers)
+    return NetworkSettings(args.p2p_listen, api_listen, args.external_address, peers, args.api_tls_cert,
+                           args.api_tls_key)
 
 
 def _parsed(flag: str, parse, text: str):

@@ -62,6 +62,9 @@ class NodeConfig:
     block_time: float = 1.0             # target seconds between blocks (validators)
     empty_blocks: bool = False          # true: a block every block_time even without transactions
     empty_block_interval: float = 30.0  # idle chain: a heartbeat block at most this many seconds apart
+    # -- part B (links): TLS for the API, both or neither (node/tls.py); "" serves plain HTTP --
+    api_tls_cert: str = ""  # PEM certificate file (its chain may follow it)
+    api_tls_key: str = ""   # PEM private key file of that certificate, unencrypted
 
     @property
     def p2p_address(self) -> str:

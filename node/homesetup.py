@@ -30,11 +30,15 @@ class NetworkSettings:
     api_listen: str | None = None
     external_address: str | None = None
     peers: tuple[PeerAddress, ...] = ()
+    api_tls_cert: str | None = None  # part B (links): TLS for the API, kept as absolute paths
+    api_tls_key: str | None = None
 
     def apply(self, config: NodeConfig) -> NodeConfig:
         changed = {name: str(parse_host_port(value)) for name, value in
                    (("p2p_listen", self.p2p_listen), ("api_listen", self.api_listen),
                     ("external_address", self.external_address)) if value is not None}
+        changed.update({name: str(Path(value).resolve()) for name, value in
+                        (("api_tls_cert", self.api_tls_cert), ("api_tls_key", self.api_tls_key)) if value})
         return replace(config, **changed).with_peers(list(self.peers))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 
 from aiohttp import web
 
@@ -22,7 +23,7 @@ from node.bftdriver import BftDriver
 from node.blockpolicy import BlockPolicy
 from node.blocksync import BlockSync
 from node.chain import Chain
-from node.config import NodeConfig, NodeHome
+from node.config import ConfigError, NodeConfig, NodeHome
 from node.devdriver import DevDriver
 from node.genesis import Genesis
 from node.keys import KeyPair, address_of
@@ -31,17 +32,28 @@ from node.p2p import PeerInfo, PeerNetwork
 from node.queries import QueryLimits, QueryRunner
 from node.service import NodeService
 from node.signing import GuardedSigner
+from node.tls import TlsError, server_context
 from node.wal import ConsensusWal
 
 log = logging.getLogger("flexledger.node")
 
 
-async def _start_site(app: web.Application, listen: str) -> web.AppRunner:
+async def _start_site(app: web.Application, listen: str, tls: ssl.SSLContext | None = None) -> web.AppRunner:
     endpoint = parse_host_port(listen)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, endpoint.host, endpoint.port).start()
+    await web.TCPSite(runner, endpoint.host, endpoint.port, ssl_context=tls).start()
     return runner
+
+
+def _api_tls(config: NodeConfig) -> ssl.SSLContext | None:
+    """Part B (links): the API's TLS context, None without api_tls_cert/api_tls_key; ConfigError naming the field."""
+    if not (config.api_tls_cert or config.api_tls_key):
+        return None
+    try:
+        return server_context(config.api_tls_cert, config.api_tls_key)
+    except TlsError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _bft_driver(home: NodeHome, config: NodeConfig, service: NodeService,
@@ -72,6 +84,7 @@ async def serve(home: NodeHome, key: KeyPair, config: NodeConfig | None = None) 
     """Run the node of ``home``, signing with ``key`` (its node key, unlocked), until SIGINT or SIGTERM;
     ``config``: the home's config with the command line's overrides (None: the home's)."""
     config = config or home.load_config()
+    api_tls = _api_tls(config)
     admin_token = home.load_admin_token()
     chain = Chain(home.data_dir, Genesis.load(home.genesis_file))
     service = NodeService(chain, config.mempool_capacity)
@@ -90,9 +103,10 @@ async def serve(home: NodeHome, key: KeyPair, config: NodeConfig | None = None) 
             sites.append(await _start_site(p2p_app, config.p2p_listen))
             await network.start()
         api = Api(service, queries, admin_token)
-        sites.append(await _start_site(api.app(), config.api_listen))
+        sites.append(await _start_site(api.app(), config.api_listen, api_tls))
+        api_url = parse_host_port(config.api_listen).url
         log.info("node %s serving the API on %s at height %d", chain.chain_id,
-                 parse_host_port(config.api_listen).url, chain.height)
+                 api_url.replace("http://", "https://", 1) if api_tls else api_url, chain.height)
         await _run_until_signal(driver)
     finally:
         if network is not None:

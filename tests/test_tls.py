@@ -1,9 +1,14 @@
 """TLS for the API with a self-signed certificate made here: the server context's errors name the
-field, and the client trusts an https:// node only through --ca-file / $FLEXLEDGER_CA_FILE."""
+field, the client trusts an https:// node only through --ca-file / $FLEXLEDGER_CA_FILE, and a
+real node serves its API over TLS from --api-tls-cert/--api-tls-key (kept in its config)."""
 import asyncio
 import datetime
 import ipaddress
+import json
 import ssl
+import subprocess
+import sys
+import time
 
 import pytest
 from aiohttp import web
@@ -15,7 +20,7 @@ from cryptography.x509.oid import NameOID
 from cli.main import main
 from node.client import ClientError, NodeClient
 from node.tls import TlsError, client_context, server_context
-from testnet.devnode import free_port
+from testnet.devnode import DevNode, free_port
 
 
 def make_certificate(directory, name="node", hosts=("127.0.0.1",)):
@@ -155,3 +160,38 @@ async def test_the_cli_takes_the_ca_file_from_its_flag(https_node, pem, capsys, 
     assert capsys.readouterr().err == (f"error [tls_error]: the node at {https_node} has a certificate that does not "
                                        f"verify (self-signed certificate): give its CA or its certificate with "
                                        f"--ca-file or $FLEXLEDGER_CA_FILE\n")
+
+
+def test_a_node_serves_its_api_over_tls(tmp_path):
+    cert, key = make_certificate(tmp_path)
+    node = DevNode(tmp_path / "home")
+    node.cli("node", "init", "--dev", "--port", str(node.port), "--api-tls-cert", str(cert), "--api-tls-key", str(key))
+    config = json.loads((node.home / "node" / "config.json").read_text())
+    assert (config["api_tls_cert"], config["api_tls_key"]) == (str(cert), str(key))
+    with open(node.log_path, "ab") as log:
+        node.process = subprocess.Popen([sys.executable, "-m", "cli.main", "node", "start", "--dev"], env=node.env,
+                                        stdout=log, stderr=subprocess.STDOUT)
+    try:
+        client = NodeClient(f"https://127.0.0.1:{node.port}", timeout=5, ca_file=str(cert))
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert client.status()["chain_id"] == "flexledger-dev"
+                break
+            except ClientError:
+                assert time.monotonic() < deadline and node.process.poll() is None, node.log_path.read_text()
+                time.sleep(0.2)
+        assert f"serving the API on https://127.0.0.1:{node.port} at height" in node.log_path.read_text()
+    finally:
+        node.stop()
+
+
+def test_a_node_refuses_to_start_with_a_key_of_another_certificate(tmp_path):
+    cert, _ = make_certificate(tmp_path)
+    _, other_key = make_certificate(tmp_path, "other")
+    node = DevNode(tmp_path / "home")
+    node.init()
+    result = node.cli("node", "start", "--dev", "--api-tls-cert", str(cert), "--api-tls-key", str(other_key),
+                      check=False)
+    assert (result.returncode, result.stderr) == (1, f"error: api_tls_key (--api-tls-key): {other_key} is not the "
+                                                     f"private key of the certificate {cert}\n")
