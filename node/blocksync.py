@@ -4,16 +4,21 @@ force at that height, executes the block and commits it — then consensus resum
 
 Two frame kinds on the encrypted links (node/p2p.py):
 
-    KIND_SYNC_ASK     encode(start)                        blocks from height ``start``, please
+    KIND_SYNC_ASK     encode([start, count])               up to ``count`` blocks from ``start``, please
     KIND_SYNC_BLOCKS  encode([start, height, [[block bytes, commit], ...]])
 
-The answer gives the peer's height and at most BATCH blocks from ``start``, and no more than
-SYNC_BATCH_BYTES of them unless the first alone is bigger, so it fits one frame. A peer may be
+The answer gives the peer's height and at most ``count`` (at most BATCH) blocks from ``start``,
+and no more than SYNC_BATCH_BYTES of them unless the first alone is bigger, so it fits one
+frame. Each catch-up first asks every peer for its height alone (count 0) within
+PROBE_TIMEOUT, as the API's /health was asked before, so a paused or silent peer holds it up
+for seconds, not for the ASK_TIMEOUT of a batch. A peer may be
 malicious: answers are decoded with the bounded decoders and checked for shape; an answer
 that cannot be used (malformed, not from the asked height, no block though the peer claims
 to be ahead, a block or certificate the chain refuses) or an ask of the wrong shape drops
-that peer's link (SyncError), never the node. Asks beyond ASKS_PER_SECOND per peer are
-ignored, so a peer cannot make this node read and send blocks without bound.
+that peer's link (SyncError), never the node. Answers to one peer go out at most at
+SYNC_BYTES_PER_SECOND: beyond it an answer waits its turn, and an ask that comes while it
+waits is ignored (an honest node asks again only once answered), so a peer cannot make this
+node read and send blocks without bound.
 
 Consensus messages that reach a node while it is behind cannot count (its engine is at a
 lower height), and its peers sent theirs when the link came up, before it could sync over
@@ -37,8 +42,10 @@ KIND_SYNC_ASK, KIND_SYNC_BLOCKS = 16, 17  # node/bftdriver.py's frame kinds are 
 BATCH = 100  # blocks per answer, at most
 SYNC_BATCH_BYTES = 8 * 1024 * 1024  # an answer takes no further block once it would grow past this
 MAX_ASK_BYTES = 16
-ASK_TIMEOUT = 10.0  # seconds to wait for a peer's answer
-ASKS_PER_SECOND = 20
+PROBE_TIMEOUT = 2.0  # seconds to wait for a peer's height
+ASK_TIMEOUT = 10.0  # seconds to wait for an answer with blocks
+SYNC_BYTES_PER_SECOND = 32 * 1024 * 1024  # answers to one peer
+SYNC_BURST_BYTES = 2 * SYNC_BATCH_BYTES  # of which two full answers may go at once
 
 
 class SyncError(Exception):
@@ -80,15 +87,16 @@ def decode_blocks(data: bytes) -> tuple[int, int, list[tuple[Block, object]]]:
         raise SyncError(str(exc)) from None
 
 
-def decode_ask(data: bytes) -> int:
-    """The start height of an ask; SyncError if it is not one."""
+def decode_ask(data: bytes) -> tuple[int, int]:
+    """The start height and block count of an ask; SyncError if it is not one."""
     try:
-        start = decode(data, max_bytes=MAX_ASK_BYTES)
+        ask = decode(data, max_bytes=MAX_ASK_BYTES)
     except EncodingError as exc:
         raise SyncError(f"malformed ask: {exc}") from None
-    if type(start) is not int or start < 1:
-        raise SyncError(f"an ask must give a height of at least 1, not {start!r}")
-    return start
+    if type(ask) is not list or len(ask) != 2 or not all(type(n) is int for n in ask) or ask[0] < 1 or not (
+            0 <= ask[1] <= BATCH):
+        raise SyncError(f"an ask must be [a height of at least 1, a count of 0 to {BATCH}], not {ask!r}")
+    return ask[0], ask[1]
 
 
 class BlockSync:
@@ -97,8 +105,9 @@ class BlockSync:
         self.chain = service.chain
         self.network = network
         self.wake = asyncio.Event()
-        self._waiting: dict[str, tuple[int, asyncio.Future]] = {}
-        self._ask_buckets: dict[str, TokenBucket] = {}
+        self._waiting: dict[str, tuple[int, int, asyncio.Future]] = {}  # peer: start, count, answer
+        self._pacers: dict[str, TokenBucket] = {}  # peer: the bytes of answers it may still get at once
+        self._answering: set[str] = set()  # peers whose answer waits its turn
         network.handle(KIND_SYNC_ASK, self._on_ask)
         network.handle(KIND_SYNC_BLOCKS, self._on_blocks)
         network.on_unlink = self._on_unlink
@@ -118,29 +127,27 @@ class BlockSync:
         return added
 
     async def _catch_up_from(self, address: str) -> int:
-        added = 0
-        while True:
-            height, got = await self._ask(address, self.chain.height + 1)
+        height, added = await self._ask(address, 0, PROBE_TIMEOUT)
+        while height > self.chain.height:
+            height, got = await self._ask(address, BATCH, ASK_TIMEOUT)
             added += got
-            if height <= self.chain.height:
-                return added
+        return added
 
-    async def _ask(self, address: str, start: int) -> tuple[int, int]:
-        """The peer's height and how many of its blocks from ``start`` were committed."""
+    async def _ask(self, address: str, count: int, timeout: float) -> tuple[int, int]:
+        """The peer's height, and how many of its (up to ``count``) blocks above ours were committed."""
         if address not in self.network.links:
             raise ConnectionError("the link closed")
+        start = self.chain.height + 1
         answer = asyncio.get_running_loop().create_future()
-        self._waiting[address] = (start, answer)
+        self._waiting[address] = (start, count, answer)
         try:
-            self.network.send(address, KIND_SYNC_ASK, encode(start))
-            return await asyncio.wait_for(answer, ASK_TIMEOUT)
+            self.network.send(address, KIND_SYNC_ASK, encode([start, count]))
+            return await asyncio.wait_for(answer, timeout)
         finally:
             self._waiting.pop(address, None)
 
-    def _commit(self, address: str, start: int, height: int, items: list[tuple[Block, object]]) -> int:
+    def _commit(self, address: str, start: int, items: list[tuple[Block, object]]) -> int:
         """Execute and commit the blocks of an answer from ``start`` that are above our height; how many."""
-        if not items and height >= start:
-            raise SyncError(f"the peer is at height {height} but sent no block from {start}")
         added = 0
         for due, (block, commit) in enumerate(items, start):
             if block.height != due:
@@ -161,21 +168,34 @@ class BlockSync:
     # -- frames from peers -------------------------------------------------------------------
     def _on_ask(self, peer: str, kind: int, payload: bytes) -> None:
         try:
-            start = decode_ask(payload)
+            start, count = decode_ask(payload)
         except SyncError as exc:
             self.network.drop(peer, f"block sync: {exc}")
             return
-        if not self._ask_buckets.setdefault(peer, TokenBucket(ASKS_PER_SECOND, ASKS_PER_SECOND)).allow():
+        if peer in self._answering:
+            log.debug("an ask from %s while its last answer waits its turn; ignored", peer)
             return
-        blocks = blocks_from(self.chain, start)
-        self.network.send(peer, KIND_SYNC_BLOCKS, encode([start, self.chain.height, blocks]))
-        if blocks and start + len(blocks) > self.chain.height:
+        blocks = blocks_from(self.chain, start, count)
+        answer = encode([start, self.chain.height, blocks])
+        to_head = bool(blocks) and start + len(blocks) > self.chain.height
+        pacer = self._pacers.setdefault(peer, TokenBucket(SYNC_BYTES_PER_SECOND, SYNC_BURST_BYTES))
+        wait = pacer.take(len(answer))
+        if wait:
+            self._answering.add(peer)
+            asyncio.get_running_loop().call_later(wait, self._answer, peer, answer, to_head)
+        else:
+            self._answer(peer, answer, to_head)
+
+    def _answer(self, peer: str, answer: bytes, to_head: bool) -> None:
+        self._answering.discard(peer)
+        self.network.send(peer, KIND_SYNC_BLOCKS, answer)
+        if to_head:
             self.network.on_link(peer)  # brought to our head: send it this height's messages, as to a new link
 
     def _on_blocks(self, peer: str, kind: int, payload: bytes) -> None:
         """Commit the blocks of an answer at once, before the peer's next frames (its messages for
         the height after them) are handled, so those count."""
-        start, answer = self._waiting.get(peer, (None, None))
+        start, count, answer = self._waiting.get(peer, (None, None, None))
         if answer is None or answer.done():
             log.debug("an answer from %s that was not asked for (or came too late)", peer)
             return
@@ -183,12 +203,15 @@ class BlockSync:
             their_start, height, items = decode_blocks(payload)
             if their_start != start:
                 raise SyncError(f"an answer from height {their_start} to an ask from {start}")
-            answer.set_result((height, self._commit(peer, start, height, items)))
+            if len(items) > count or (count and not items and height >= start):
+                raise SyncError(f"{len(items)} blocks from {start} to an ask for {count}, the peer being at "
+                                f"height {height}")
+            answer.set_result((height, self._commit(peer, start, items)))
         except SyncError as exc:
             answer.set_exception(exc)
 
     def _on_unlink(self, peer: str) -> None:
-        self._ask_buckets.pop(peer, None)
-        start, answer = self._waiting.get(peer, (None, None))
+        self._pacers.pop(peer, None)
+        start, count, answer = self._waiting.get(peer, (None, None, None))
         if answer is not None and not answer.done():
             answer.set_exception(ConnectionError("the link closed"))

@@ -49,20 +49,29 @@ class PeerInfo:
 
 
 class TokenBucket:
-    """Allows ``rate`` events per second with bursts of ``burst``."""
+    """Allows ``rate`` events (or bytes) per second with bursts of ``burst``."""
 
     def __init__(self, rate: float, burst: float):
         self.rate, self.burst = rate, burst
         self.tokens, self.stamp = burst, time.monotonic()
 
-    def allow(self) -> bool:
+    def _refill(self) -> None:
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
+
+    def allow(self) -> bool:
+        self._refill()
         if self.tokens >= 1:
             self.tokens -= 1
             return True
         return False
+
+    def take(self, amount: float) -> float:
+        """Take ``amount``, into debt if need be; the seconds until the debt is paid back (0 if none)."""
+        self._refill()
+        self.tokens -= amount
+        return max(0.0, -self.tokens / self.rate)
 
 
 @dataclass
