@@ -225,14 +225,18 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=300, help="how long faults are injected (default 300)")
     parser.add_argument("--seed", type=int, nargs="+", default=[7], help="one run per seed, each on a new testnet")
     parser.add_argument("--validators", type=int, default=4)
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="run each seed's testnet in DIR/seed-N and keep it (node logs, WALs) for a post-mortem")
     args = parser.parse_args()
     failed = False
     for seed in args.seed:
         with tempfile.TemporaryDirectory(prefix="flexledger-soak-") as tmp:
-            net = Testnet(generate(Path(tmp), args.validators))
+            directory = args.keep / f"seed-{seed}" if args.keep else Path(tmp)
+            net = Testnet(generate(directory, args.validators))
             try:
                 net.up(timeout=90, oracle=False)
-                print(f"nemesis run: {args.seconds:g} s of faults, seed {seed}, {args.validators} validators", flush=True)
+                print(f"nemesis run: {args.seconds:g} s of faults, seed {seed}, {args.validators} validators "
+                      f"in {directory}", flush=True)
                 report = run(net, args.seconds, seed, log=lambda line: print(line, flush=True))
             finally:
                 net.down()

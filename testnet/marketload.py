@@ -23,6 +23,7 @@ from node.tx import CallPayload, Transaction
 from testnet import actors
 
 PHASES = {"commit": 6, "gate": 0, "reveal": 6, "settle": 3600}  # seconds of block time
+PHASE_ORDER = ("commit", "gate_closure", "reveal", "clearing")
 FEEDER, BUYER_DEVICE, SELLER_DEVICE = "r", "nemesis-load", "nemesis-gen"
 FUNDS = 10**12
 ALLOWANCE = 10**12
@@ -122,13 +123,15 @@ class MarketActor:
                 self.tally.abandoned.append(f"session {sid} commit: {receipt.get('error')}")
                 return
             sealed.append((trader, receipt["result"], salt))
-        self._wait_phase(sid, "reveal")
+        if not self._wait_phase(sid, "reveal"):
+            return
         for trader, seq, salt in sealed:
             receipt = self._send(trader.key, "reveal", sid, seq, trader.order.to_value(), salt)
             if receipt["status"] != "ok":
                 self.tally.abandoned.append(f"session {sid} reveal: {receipt.get('error')}")
                 return
-        self._wait_phase(sid, "clearing")
+        if not self._wait_phase(sid, "clearing"):
+            return
         cleared = self._send(self.dso, "clear", sid)
         if cleared["status"] != "ok":
             self.tally.abandoned.append(f"session {sid} clear: {cleared.get('error')}")
@@ -136,9 +139,17 @@ class MarketActor:
         self.tally.cleared += 1
         self.tally.volume_wh += sum(row[4] for row in self._query(sources.MARKET, "results", sid))
 
-    def _wait_phase(self, sid: int, phase: str) -> None:
+    def _wait_phase(self, sid: int, phase: str) -> bool:
+        """Wait until the session is in ``phase``; False (the session abandoned) if it went past
+        it while this actor's transactions were waiting for a stalled chain."""
         deadline = time.monotonic() + STEP_TIMEOUT
-        while self._query(sources.MARKET, "session", sid)["phase"] != phase:
+        while True:
+            now = self._query(sources.MARKET, "session", sid)["phase"]
+            if now == phase:
+                return True
+            if now not in PHASE_ORDER or PHASE_ORDER.index(now) > PHASE_ORDER.index(phase):
+                self.tally.abandoned.append(f"session {sid} was in the {now} phase when its {phase} phase was due")
+                return False
             if time.monotonic() > deadline:
                 raise MarketStuck(f"session {sid} did not reach the {phase} phase within {STEP_TIMEOUT:g} s")
             time.sleep(0.5)
