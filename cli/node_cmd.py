@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from cli import backup_cmd
@@ -24,6 +24,7 @@ from consensus.types import Validator, ValidatorSet
 from gridoracle.config import OracleHome
 from gridoracle.setup import create_oracle_home, oracle_genesis
 from market.genesis import MarketConfig, market_genesis
+from node.blockpolicy import check_config as check_block_policy
 from node.config import NodeConfig, NodeHome
 from node.genesis import Genesis
 from node.homesetup import NetworkSettings, create_home, identity, install_genesis
@@ -55,6 +56,7 @@ def register(sub) -> None:
     init.add_argument("--oracle-home", type=Path, help="--dev only: where to create the DSO grid oracle's home and "
                                                        "key (default: <home>/oracle)")
     _network_arguments(init, "saved in the config")
+    _block_arguments(init, "saved in the config")
     _password_file_argument(init)
     init.set_defaults(run=init_node)
     show = node.add_parser("show-id", help="print this node's address, public key and p2p address (no password)")
@@ -69,8 +71,9 @@ def register(sub) -> None:
     start = node.add_parser("start", help="run the node until Ctrl-C")
     _home_argument(start)
     start.add_argument("--dev", action="store_true", help="require a dev (single-authority) home")
-    start.add_argument("--block-interval", type=float, help="seconds between blocks (overrides config)")
+    start.add_argument("--block-interval", type=float, help="--dev only: seconds between blocks (overrides config)")
     _network_arguments(start, "for this run, over the config")
+    _block_arguments(start, "for this run, over the config")
     start.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     start.add_argument("--log-format", default="text", choices=["text", "json"],
                        help="json: one JSON object per line, for log collectors")
@@ -108,6 +111,37 @@ def _network_arguments(parser, persistence: str) -> None:
                                                                f"(with --api-tls-key; {persistence})")
     parser.add_argument("--api-tls-key", metavar="FILE", help=f"the unencrypted PEM private key of --api-tls-cert "
                                                               f"({persistence})")
+
+
+def _block_arguments(parser, persistence: str) -> None:
+    """The block production policy of a consortium node (node/blockpolicy.py, docs/block-production.md)."""
+    parser.add_argument("--block-time", type=float, metavar="SECONDS",
+                        help=f"target block time: round 0 of a height starts no sooner after the last ({persistence}; "
+                             f"default 1)")
+    parser.add_argument("--empty-blocks", choices=["on", "off"],
+                        help=f"on: a block every block time even when idle; off: an idle chain makes a heartbeat "
+                             f"block every --empty-block-interval ({persistence}; default off)")
+    parser.add_argument("--empty-block-interval", type=float, metavar="SECONDS",
+                        help=f"seconds between heartbeat blocks of an idle chain ({persistence}; default 30)")
+
+
+def _with_block_policy(args, config: NodeConfig) -> NodeConfig:
+    """``config`` with the block policy flags applied, checked as the config file is checked."""
+    changed = {}
+    for flag, name in (("--block-time", "block_time"), ("--empty-block-interval", "empty_block_interval")):
+        value = getattr(args, name)
+        if value is not None and not value > 0:
+            raise CliError(f"{flag} must be a number of seconds above zero, not {value:g}")
+        if value is not None:
+            changed[name] = value
+    if args.empty_blocks is not None:
+        changed["empty_blocks"] = args.empty_blocks == "on"
+    config = replace(config, **changed)
+    try:
+        check_block_policy(asdict(config))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    return config
 
 
 def _network_settings(args) -> NetworkSettings:
@@ -157,7 +191,9 @@ def _init_consortium_node(args, home: NodeHome, network: NetworkSettings) -> Non
         if getattr(args, name) is not None:
             raise CliError(f"--{name.replace('_', '-')} is only for --dev homes: a consortium's chain is defined by "
                            f"its genesis ('flexledger genesis new ...', then 'node install-genesis')")
+    _with_block_policy(args, NodeConfig())  # refuse bad flags before anything is written
     create_home(home, read_password(confirm=True, password_file=args.password_file), network)
+    home.save_config(_with_block_policy(args, home.load_config()))
     print(f"initialized node home {home.path} (key encrypted in {home.key_file.name})")
     _print_identity(home)
     if args.genesis is not None:
@@ -248,9 +284,13 @@ def start_node(ctx: Context, args) -> None:
     if args.dev and not config.dev:
         raise CliError(f"{home.path} is not a dev node home; start it without --dev")
     if args.block_interval is not None:
+        if not config.dev:
+            raise CliError("--block-interval paces dev nodes only: a consortium node's target block time is "
+                           "--block-time (and block_time in its config)")
         if args.block_interval <= 0:
             raise CliError("--block-interval must be more than zero")
         config = replace(config, block_interval=args.block_interval)
+    config = _with_block_policy(args, config)
     if not home.genesis_file.exists():
         raise CliError(f"{home.path} has no genesis yet: install the consortium's genesis.json with "
                        f"'flexledger node install-genesis --node-home {home.path} --genesis FILE'")

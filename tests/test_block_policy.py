@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from cli.main import main
 from consensus.messages import NIL, PREVOTE
 from consensus.timeouts import TimeoutConfig
 from node.bftdriver import KIND_VOTE, BftDriver
@@ -254,3 +255,40 @@ async def test_the_chains_first_block_does_not_wait_for_transactions():
     with held_driver(IDLE, height=1) as (driver, bench, timers):
         timers.advance(0.0)
         assert bench.engine.step_name == "propose"
+
+
+# -- the node CLI's block policy flags ---------------------------------------------------------------
+def _cli(tmp_path, monkeypatch, *argv) -> int:
+    monkeypatch.setenv("FLEXLEDGER_PASSWORD", "secret")
+    return main(["--home", str(tmp_path / "wallet"), *argv])
+
+
+def test_node_init_saves_the_block_policy_flags(tmp_path, monkeypatch):
+    home = tmp_path / "node"
+    assert _cli(tmp_path, monkeypatch, "node", "init", "--node-home", str(home), "--block-time", "0.5",
+                "--empty-blocks", "off", "--empty-block-interval", "10") == 0
+    config = NodeHome(home).load_config()
+    assert (config.block_time, config.empty_blocks, config.empty_block_interval) == (0.5, False, 10.0)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--block-time", "0"], "error: --block-time must be a number of seconds above zero, not 0"),
+    (["--empty-block-interval", "-1"], "error: --empty-block-interval must be a number of seconds above zero, not -1"),
+    (["--block-time", "2", "--empty-block-interval", "1"],
+     "error: empty_block_interval (1 s) must be at least block_time (2 s): raise it, or set empty_blocks to true "
+     "for a block every block_time"),
+])
+def test_node_init_refuses_bad_block_policy_flags_before_writing(tmp_path, monkeypatch, capsys, flags, message):
+    home = tmp_path / "node"
+    assert _cli(tmp_path, monkeypatch, "node", "init", "--node-home", str(home), *flags) == 1
+    assert capsys.readouterr().err.strip() == message
+    assert not home.exists()
+
+
+def test_block_interval_is_refused_for_a_consortium_node(tmp_path, monkeypatch, capsys):
+    home = tmp_path / "node"
+    assert _cli(tmp_path, monkeypatch, "node", "init", "--node-home", str(home)) == 0
+    capsys.readouterr()
+    assert _cli(tmp_path, monkeypatch, "node", "start", "--node-home", str(home), "--block-interval", "2") == 1
+    assert capsys.readouterr().err.strip() == ("error: --block-interval paces dev nodes only: a consortium node's "
+                                               "target block time is --block-time (and block_time in its config)")
