@@ -1,4 +1,4 @@
-"""Helpers for tests of peer links on 127.0.0.1: a node's PeerNetwork on its own port, and waiting."""
+"""Helpers for tests of peer links on loopback: a node's PeerNetwork on its own port, and waiting."""
 from __future__ import annotations
 
 import asyncio
@@ -14,13 +14,13 @@ CHAIN = "p2p-test"
 
 
 class LinkNode:
-    """A PeerNetwork listening on its own port; ``received`` holds what its ``on_frame`` got."""
+    """A PeerNetwork listening on its own port of ``host``; ``received`` holds what its ``on_frame`` got."""
 
     def __init__(self, key: KeyPair | None = None, allowed: Callable[[bytes], bool] = lambda public_key: True,
-                 chain: str = CHAIN):
+                 chain: str = CHAIN, host: str = "127.0.0.1"):
         self.key = key or KeyPair.generate()
-        self.port = free_port()
-        self.info = PeerInfo(self.key.address, f"http://127.0.0.1:{self.port}")
+        self.host, self.port = host, free_port()
+        self.info = PeerInfo(self.key.address, f"http://{host}:{self.port}")
         self.received: list[tuple[str, int, bytes]] = []
         self.network = PeerNetwork(chain, self.key, [], allowed,
                                    lambda peer, kind, payload: self.received.append((peer, kind, payload)))
@@ -33,7 +33,7 @@ class LinkNode:
         app.add_routes(self.network.routes())
         self.runner = web.AppRunner(app)
         await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        await web.TCPSite(self.runner, self.host, self.port).start()
         await self.network.start()
 
     async def stop(self) -> None:
