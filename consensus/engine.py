@@ -23,7 +23,7 @@ from consensus.actions import Action, Broadcast, BuildBlock, Decide, EvidenceFou
 from consensus.blocks import BlockChecks
 from consensus.buffer import FutureBuffer
 from consensus.messages import (NIL, PRECOMMIT, PREVOTE, STEP_NEW_HEIGHT, STEP_PRECOMMIT, STEP_PREVOTE, STEP_PROPOSE,
-                                Proposal, Signer, Timeout, Vote)
+                                Proposal, SignatureRefused, Signer, Timeout, Vote)
 from consensus.proposer import proposer
 from consensus.timeouts import TimeoutConfig
 from consensus.types import Commit, CommitSignature, ValidatorSet
@@ -337,7 +337,11 @@ class Engine:
         return self._me is not None and self.proposer(self.height, self.round) == self._me
 
     def _propose(self, block_hash: bytes, pol_round: int, block: bytes) -> None:
-        proposal = Proposal.signed(self.chain_id, self._signer, self.height, self.round, block_hash, pol_round, block)
+        try:
+            proposal = Proposal.signed(self.chain_id, self._signer, self.height, self.round, block_hash, pol_round,
+                                       block)
+        except SignatureRefused:
+            return  # no proposal in this round: the others' propose timeout moves them on
         self._signed[(self.height, self.round, PROPOSAL_KIND)] = proposal
         self._out.append(Broadcast(proposal))
         self._accept(proposal)
@@ -346,13 +350,19 @@ class Engine:
         """Sign and send a vote for this round (or repeat the one signed before) and move on."""
         if self._me is not None:
             key = (self.height, self.round, vote_type)
-            vote = self._signed.get(key)
-            if vote is None:
-                vote = Vote.signed(self.chain_id, self._signer, vote_type, self.height, self.round, block_hash)
+            vote = self._signed.get(key) or self._sign_vote(vote_type, block_hash)
+            if vote is not None:
                 self._signed[key] = vote
-            self._out.append(Broadcast(vote))
-            self._accept(vote)
+                self._out.append(Broadcast(vote))
+                self._accept(vote)
         self.step = STEP_PREVOTE if vote_type == PREVOTE else STEP_PRECOMMIT
+
+    def _sign_vote(self, vote_type: int, block_hash: bytes) -> Vote | None:
+        """A new signed vote of this round, or None if the signer refuses (the step goes by without it)."""
+        try:
+            return Vote.signed(self.chain_id, self._signer, vote_type, self.height, self.round, block_hash)
+        except SignatureRefused:
+            return None
 
     def _emit(self, action: Action | None) -> None:
         if action is not None:

@@ -36,10 +36,17 @@ MAX_TEXT_LEN = 64  # the only text fields are addresses (42 characters)
 MAX_FIELDS = 7  # the longest message, a proposal, has 7 fields
 
 
+class SignatureRefused(Exception):
+    """A signer's refusal to sign one message. The engine then sends nothing for that step and
+    goes on, as CometBFT's consensus does when its private validator refuses: a validator that
+    skips one step is only a slow one to the others."""
+
+
 class Signer(Protocol):
     address: str
 
-    def sign(self, message: bytes) -> bytes: ...
+    def sign(self, message: bytes) -> bytes:
+        """The signature of ``message``; may raise SignatureRefused."""
 
 
 def _int(name: str, value: object, minimum: int) -> None:

@@ -3,18 +3,26 @@
 ``GuardedSigner`` signs consensus messages only in increasing (height, round, step) order,
 and signs the same (height, round, step) again only for the identical message. Before a
 signature is released, the new position is written and fsynced to the signing-state file.
+A different message at exactly the last position is refused without stopping the node
+(``SignedBeforeRestart``: a crash between the signing state and the WAL; the engine skips
+that step), a position below the last one stops it (``DoubleSignRefused``: a restored or
+fenced signing state, or another process signing with this key).
 A validator whose signing-state file is missing (with a chain already running) or
 damaged refuses to start: ``SigningStateError`` tells the operator what to do.
 """
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import msgpack
 
+from consensus.messages import SignatureRefused
 from node.atomicfile import write_json_atomic
 from node.keys import KeyPair
+
+log = logging.getLogger("flexledger.signing")
 
 STEP_PROPOSAL = 0
 
@@ -25,6 +33,12 @@ class SigningStateError(Exception):
 
 class DoubleSignRefused(Exception):
     """A request to sign something that could contradict an earlier signature."""
+
+
+class SignedBeforeRestart(DoubleSignRefused, SignatureRefused):
+    """A different message at exactly the last signed position: this validator signed there,
+    then crashed before its WAL kept the message (the two are written one after the other).
+    The engine sends nothing for that step and goes on; the node keeps running."""
 
 
 def position(message: bytes) -> tuple[int, int, int]:
@@ -71,9 +85,13 @@ class GuardedSigner:
 
     def sign(self, message: bytes) -> bytes:
         where = position(message)
-        if where < self.last or (where == self.last and message != self.last_message):
-            raise DoubleSignRefused(f"refusing to sign at height/round/step {where}: already signed "
-                                    f"{'a different message there' if where == self.last else 'at ' + str(self.last)}")
+        if where < self.last:
+            raise DoubleSignRefused(f"refusing to sign at height/round/step {where}: already signed at {self.last}")
+        if where == self.last and message != self.last_message:
+            log.warning("not signing at height/round/step %s: this validator signed a different message there "
+                        "before a restart and its WAL lost it; it sends nothing for that step", where)
+            raise SignedBeforeRestart(f"refusing to sign at height/round/step {where}: already signed a different "
+                                      f"message there")
         if where != self.last:
             self._save(where, message)
             self.last, self.last_message = where, message

@@ -5,8 +5,10 @@ import pytest
 from consensus.buffer import FutureBuffer
 from consensus.engine import Engine
 from consensus.proposer import proposer
-from consensus.messages import (NIL, PRECOMMIT, PREVOTE, STEP_PRECOMMIT, STEP_PROPOSE, Broadcast, BuildBlock,
-                                CheckBlock, Decide, EvidenceFound, Proposal, Timeout, Vote)
+from consensus.messages import (NIL, PRECOMMIT, PREVOTE, STEP_PRECOMMIT, STEP_PREVOTE, STEP_PROPOSE, Broadcast,
+                                BuildBlock, CheckBlock, Decide, EvidenceFound, Proposal, SignatureRefused, Timeout,
+                                Vote)
+from node.signing import position
 from tests.consensus_sim import CHAIN_ID, Bench, SimSigner, make_block, of_type, sent
 
 B = make_block(1, 0, 1, 1)
@@ -158,3 +160,39 @@ def test_heights_only_go_up():
     bench = started()
     with pytest.raises(ValueError):
         bench.engine.start_height(1, bench.validators)
+
+
+class RefusingSigner:
+    """Signs like ``signer`` except at the positions in ``refused``: (round, step), step 0 the proposal, else the vote type."""
+
+    def __init__(self, signer: SimSigner, refused: set[tuple[int, int]]):
+        self.signer, self.refused, self.address = signer, refused, signer.address
+
+    def sign(self, message: bytes) -> bytes:
+        _height, round_, step = position(message)
+        if (round_, step) in self.refused:
+            raise SignatureRefused(f"refused round {round_} step {step}")
+        return self.signer.sign(message)
+
+
+def test_a_refused_signature_skips_the_step_and_the_engine_goes_on():
+    """The crash window between the signing state and the WAL: after a restart the signer
+    refuses the proposal and the prevote of round 0; the engine sends neither, leaves the
+    round by its timeouts as a slow validator would, and signs in round 1."""
+    bench = Bench()
+    me = bench.proposer(0)
+    bench.engine = Engine(CHAIN_ID, RefusingSigner(bench.signers[me], {(0, 0), (0, PREVOTE)}), bench.engine.timeouts)
+    bench.me = me
+    assert of_type(bench.engine.start_height(1, bench.validators), BuildBlock) == [BuildBlock(1, 0)]
+    assert sent(bench.engine.on_block_built(1, 0, B[0], B[1])) == []          # no proposal
+    assert sent(bench.engine.on_timeout(Timeout(1, 0, STEP_PROPOSE))) == []   # no prevote, and the step moves on
+    assert bench.engine.step == STEP_PREVOTE
+    others = [i for i in range(4) if i != me]
+    bench.votes(PREVOTE, 0, NIL, others)
+    bench.engine.on_timeout(Timeout(1, 0, STEP_PREVOTE))
+    bench.votes(PRECOMMIT, 0, NIL, others)
+    bench.engine.on_timeout(Timeout(1, 0, STEP_PRECOMMIT))
+    assert bench.engine.round == 1
+    block = make_block(1, 1, 2, 1)
+    assert of_type(bench.engine.on_proposal(bench.proposal(1, block)), CheckBlock)
+    assert [(m.type, m.round) for m in sent(bench.engine.on_block_checked(1, 1, block[0], True))] == [(PREVOTE, 1)]

@@ -2,9 +2,10 @@
 import msgpack
 import pytest
 
+from consensus.messages import SignatureRefused
 from consensus.types import PRECOMMIT, vote_sign_bytes
 from node.keys import KeyPair
-from node.signing import DoubleSignRefused, GuardedSigner, SigningStateError
+from node.signing import DoubleSignRefused, GuardedSigner, SignedBeforeRestart, SigningStateError
 from node.wal import ConsensusWal, WalCorrupt
 
 
@@ -47,10 +48,13 @@ def test_signer_refuses_conflicting_or_backward_signatures_across_restarts(tmp_p
     first = signer.sign(_vote(3, 0, b"A" * 32))
     restarted = GuardedSigner(key, tmp_path / "state.json")
     assert restarted.sign(_vote(3, 0, b"A" * 32)) == first  # the same vote again is fine
-    with pytest.raises(DoubleSignRefused, match="already signed a different message there"):
-        restarted.sign(_vote(3, 0, b"B" * 32))
-    with pytest.raises(DoubleSignRefused):
+    with pytest.raises(SignedBeforeRestart, match=r"^refusing to sign at height/round/step \(3, 0, 2\): already "
+                                                  r"signed a different message there$"):
+        restarted.sign(_vote(3, 0, b"B" * 32))  # the crash window: the engine skips the step, the node runs on
+    with pytest.raises(DoubleSignRefused, match=r"^refusing to sign at height/round/step \(2, 5, 2\): already "
+                                                r"signed at \(3, 0, 2\)$") as below:
         restarted.sign(_vote(2, 5, b"A" * 32))
+    assert not isinstance(below.value, SignatureRefused)  # behind the signing state: the node stops
     restarted.sign(_vote(3, 1, b"B" * 32))
     with pytest.raises(DoubleSignRefused, match="unknown message type"):
         restarted.sign(msgpack.packb(["transfer", 1]))
