@@ -13,8 +13,9 @@ Votes are not sent once and forgotten: a node sends every message of the current
 signed or received to every peer that links up (a restarted node, a healed partition), and
 rebroadcasts them while the height does not advance. Without this, validators waiting in a
 high round for votes that were sent while a peer was down, or by a validator that froze
-since, would wait forever. Messages received for a height before the engine reaches it
-(during block sync, before a restart) are replayed from the WAL when it does.
+since, would wait forever. Messages received for a height before the engine reaches it are
+handed to it when it does: from the WAL (heard while block sync committed the heights below,
+or before a restart) and from the AheadBuffer (heard while this node was further behind).
 
 When round 0 of each height starts is the block production policy's call (node/blockpolicy.py:
 the target block time, and waiting for transactions with a heartbeat block on an idle
@@ -41,6 +42,7 @@ from consensus.messages import (Broadcast, BuildBlock, CheckBlock, Decide, Dupli
                                 NIL, STEP_NEW_HEIGHT, Proposal, ScheduleTimeout, Timeout, Vote)
 from node.block import Block, BlockFormatError
 from node.blockpolicy import BlockPolicy, Round0Gate, Scheduler
+from node.aheadbuffer import AheadBuffer
 from node.blocksync import BlockSync
 from node.chain import ChainError
 from node.encoding import sha256
@@ -56,6 +58,7 @@ log = logging.getLogger("flexledger.bft")
 
 KIND_TXS, KIND_PROPOSAL, KIND_VOTE = 1, 2, 3  # KIND_TXS: a msgpack array of signed txs
 RELAYED_AHEAD = 0x80  # marks, in the seen set, messages relayed while this node was behind
+HELD_AHEAD = "held while behind"  # the "peer" of messages handed back by the AheadBuffer
 MAX_TXS_PER_FRAME = 500
 SEEN_LIMIT = 50_000
 SYNC_POLL = 2.0  # seconds between block-sync checks and rebroadcasts of a stuck height
@@ -75,6 +78,7 @@ class BftDriver:
         self.wal = wal
         self.sync = sync
         self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._ahead = AheadBuffer()
         self._timers: list[asyncio.TimerHandle] = []
         self.failure: Exception | None = None
         self.votes_received = 0
@@ -128,6 +132,8 @@ class BftDriver:
             message = _decode_message(data)
             self._peer_started(message)
             self._feed(message)
+        for kind, payload in self._ahead.take(height):  # heard while the heights below were synced
+            self.on_frame(HELD_AHEAD, kind, payload)
 
     # -- the block production policy (node/blockpolicy.py) ------------------------------------
     def _hold_round0(self, timeout: Timeout) -> None:
@@ -180,6 +186,7 @@ class BftDriver:
             self.sync.wake.set()
             if self._first_time(kind | RELAYED_AHEAD, payload):
                 self.network.broadcast(kind, payload, exclude=peer)
+            self._ahead.keep(self._seen_key(kind, payload), message.height, kind, payload)
             self._feed(message)
             return
         self._first_time(kind, payload)

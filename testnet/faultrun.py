@@ -144,6 +144,15 @@ def describe_stall(timeline: Timeline, stall: Stall, faults_then: str) -> str:
     return "\n".join(lines)
 
 
+def stopped_on_their_own(net: Testnet) -> list[str]:
+    """Nodes that stopped themselves during the run (a halt is never a fault the nemesis injects)."""
+    found = []
+    for entry in net.layout.nodes:
+        log = net.process(entry.name).log_file.read_text(errors="replace")
+        found += [f"{entry.name} stopped itself: {line}" for line in log.splitlines() if line.startswith("error: ")]
+    return found
+
+
 def check_liveness(timeline: Timeline, start: float, end: float) -> tuple[Stall | None, list[str]]:
     problems = []
     stall = longest_stall(timeline, start, end)
@@ -211,6 +220,7 @@ def run(net: Testnet, seconds: float, seed: int, senders: int = 6, log=print) ->
     for c in clients.values():
         check_supply(c, token, holders, ISSUER_SUPPLY + ORACLE_FUNDS)
     stall, problems = check_liveness(timeline, started, end)
+    problems += stopped_on_their_own(net)
     cause = ""
     if stall is not None:
         then = [c.what for c in timeline.changes if c.time <= stall.end]

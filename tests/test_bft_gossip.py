@@ -8,7 +8,7 @@ import asyncio
 from types import SimpleNamespace
 
 from consensus.messages import PREVOTE, Decide, Vote
-from node.bftdriver import KIND_VOTE, BftDriver
+from node.bftdriver import HELD_AHEAD, KIND_VOTE, BftDriver
 
 
 class Recorder:
@@ -61,3 +61,14 @@ def test_a_decision_for_a_height_block_sync_already_committed_is_not_applied_twi
     driver.chain = driver.service.chain = SimpleNamespace(height=12, staged=None)
     driver._decide(Decide(12, 0, b"\x11" * 32, b"not a block", None))
     assert driver.failure is None
+
+
+def test_a_vote_heard_while_behind_is_fed_again_when_the_node_reaches_its_height():
+    """Without waiting for the peers' next re-send: the AheadBuffer hands it back at start_height."""
+    driver, engine, _ = driver_at(height=10)
+    driver.on_frame("0xpeer", KIND_VOTE, prevote(28))
+    driver.service.chain.height = 27
+    for kind, payload in driver._ahead.take(28):
+        driver.on_frame(HELD_AHEAD, kind, payload)
+    assert fed(engine) == 2
+    assert driver._ahead.take(28) == []
