@@ -8,12 +8,17 @@
                               tokens, node.log and node.pid
     <dir>/oracle/             the DSO grid oracle's home (gridoracle/config.py), following the DSO's node
 
-The first validator is the DSO, the others aggregators, each with voting power 10. The
-token issuer (also the registry authority, which admits participants) is on the genesis
-allow list and deployer list (node/admission.py). Every node lists every other as a peer on
-127.0.0.1 ports picked free at generation time.  The grid oracle
-key is the genesis ``MarketConfig.oracle``, admitted with the ``dso`` role and funded; its
-flexibility requests use the short phases of :data:`TESTNET_FLEXIBILITY`.
+    <dir>/genesis.json        the genesis every node installed
+
+It is made the way a consortium makes its chain (docs/genesis.md), with the same functions
+as ``flexledger node init``, ``genesis ...`` and ``node install-genesis``: the testnet is the
+consortium walk, automated, on 127.0.0.1 ports picked free at generation time. The first
+validator is the DSO, the others aggregators, each with voting power 10. The token issuer
+(also the registry authority, which admits participants) is on the genesis allow list and
+deployer list (node/admission.py). Every node lists every other as a peer (from the
+genesis). The grid oracle key is the genesis ``MarketConfig.oracle``, admitted with the
+``dso`` role and funded; its flexibility requests use the short phases of
+:data:`TESTNET_FLEXIBILITY`.
 """
 from __future__ import annotations
 
@@ -21,20 +26,18 @@ import json
 import os
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from consensus.types import Validator, ValidatorSet
 from gridoracle.config import FlexPolicy
-from gridoracle.setup import create_oracle_home, oracle_genesis
-from market.genesis import MarketConfig, market_genesis
-from node.config import NodeConfig, NodeHome
-from node.genesis import Genesis
-from node.keys import KeyPair
+from gridoracle.setup import ORACLE_FUNDS, ORACLE_NAME, create_oracle_home
+from market.ceremony import finalize
 from node.atomicfile import write_atomic
+from node.config import NodeHome
+from node.genesisdraft import add_validator, new_draft, set_issuer, set_oracle
+from node.homesetup import NetworkSettings, create_home, identity, install_genesis
+from node.keys import KeyPair
 from node.keystore import Keystore, read_password
-from node.params import ChainParams
-from node.signing import GuardedSigner
 from testnet.devnode import free_port
 
 DEFAULT_PASSWORD = "testnet"
@@ -111,12 +114,14 @@ def node_names(count: int) -> list[str]:
 
 
 def generate(directory: Path, validators: int, chain_id: str = "flexledger-testnet",
-             timeouts: dict | None = None, market: MarketConfig | None = None,
-             flexibility: FlexPolicy = TESTNET_FLEXIBILITY, feeder: str | None = None,
+             timeouts: dict | None = None, flexibility: FlexPolicy = TESTNET_FLEXIBILITY, feeder: str | None = None,
              forecast: str | None = None) -> TestnetLayout:
-    """Write keys, genesis and configs for ``validators`` nodes and the grid oracle under ``directory``
-    (the oracle's feeder model: ``feeder``, a pandapower JSON file with its ``forecast``; None:
-    CIGRE LV)."""
+    """The consortium walk of docs/genesis.md, automated for ``validators`` nodes on 127.0.0.1:
+    each node home made with its own key (``node init``), the genesis drafted from their
+    identities (``genesis add-validator``, ``set-issuer``, ``set-oracle``),
+    finalized and installed in every home (``node install-genesis``); then the testnet's own
+    settings (admin tokens, timeouts, a block every ``TESTNET_BLOCK_TIME``). The grid oracle's
+    feeder model: ``feeder``, a pandapower JSON file with its ``forecast``; None: CIGRE LV."""
     if validators < 1:
         raise ValueError("a testnet needs at least one validator")
     directory = Path(directory)
@@ -124,36 +129,39 @@ def generate(directory: Path, validators: int, chain_id: str = "flexledger-testn
     password = testnet_password()
     write_atomic(directory / PASSWORD_FILE, password.encode() + b"\n", mode=0o600)
     issuer = Keystore(directory / "wallet" / "keys").create("issuer", password)
-    keys = [KeyPair.generate() for _ in range(validators)]
-    names = node_names(validators)
-    validator_set = ValidatorSet(tuple(Validator(name, key.public_key, 10, "dso" if i == 0 else "aggregator")
-                                       for i, (name, key) in enumerate(zip(names, keys))))
-    entries = [NodeEntry(name, key.address, free_port(), free_port(), str(directory / "nodes" / name))
-               for name, key in zip(names, keys)]
+    entries = [NodeEntry(name, "", free_port(), free_port(), str(directory / "nodes" / name))
+               for name in node_names(validators)]
+    draft = new_draft(chain_id, int(time.time() * 1000))
+    for n, entry in enumerate(entries):
+        home = NodeHome(Path(entry.home))
+        entry.address = create_home(home, password, _network(entry)).address
+        me = identity(home)
+        draft = add_validator(draft, entry.name, me["public_key"], 10, "dso" if n == 0 else "aggregator",
+                              me["p2p_address"])
     oracle = create_oracle_home(directory / "oracle", entries[0].api_url, password, flexibility, feeder=feeder,
                                 forecast=forecast)
-    config, allocations, admitted = oracle_genesis(oracle, market or MarketConfig(), {issuer.address: ISSUER_SUPPLY})
-    contracts, calls = market_genesis(issuer.address, allocations, config, admitted)
-    genesis = Genesis(chain_id, int(time.time() * 1000), validator_set, ChainParams(), contracts, calls,
-                      allowed_accounts=(issuer.address,), deployers=(issuer.address,))
-    for entry, key in zip(entries, keys):
-        write_node_home(NodeHome(Path(entry.home)), key, password, genesis, entry, entries, timeouts)
+    draft = set_issuer(draft, issuer.address, ISSUER_SUPPLY)
+    draft = set_oracle(draft, ORACLE_NAME, oracle.public_key.hex(), ORACLE_FUNDS, oracle.address)
+    genesis_file = directory / "genesis.json"
+    finalize(draft).save(genesis_file)
+    for entry in entries:
+        _join(NodeHome(Path(entry.home)), genesis_file, timeouts)
     layout = TestnetLayout(directory, chain_id, entries, str(directory / "oracle"))
     layout.save()
     return layout
 
 
-def write_node_home(home: NodeHome, key: KeyPair, password: str, genesis: Genesis, me: NodeEntry,
-                    everyone: list[NodeEntry], timeouts: dict | None = None) -> None:
-    home.save_key(key, password)
+def _network(entry: NodeEntry) -> NetworkSettings:
+    return NetworkSettings(p2p_listen=f"127.0.0.1:{entry.p2p_port}", api_listen=f"127.0.0.1:{entry.api_port}")
+
+
+def _join(home: NodeHome, genesis_file: Path, timeouts: dict | None) -> None:
+    """``node install-genesis``, then what only a testnet has: an admin token (faults are
+    injected through the admin routes), its timeouts and its block policy."""
+    install_genesis(home, genesis_file)
     home.save_admin_token(secrets.token_hex(16))
-    genesis.save(home.genesis_file)
-    GuardedSigner.create(home.signing_state_file)
-    peers = [{"address": n.address, "p2p": f"127.0.0.1:{n.p2p_port}"} for n in everyone if n.name != me.name]
-    home.save_config(NodeConfig(api_listen=f"127.0.0.1:{me.api_port}", p2p_listen=f"127.0.0.1:{me.p2p_port}",
-                                peers=peers,
-                                timeouts=timeouts or TESTNET_TIMEOUTS,
-                                block_time=TESTNET_BLOCK_TIME, empty_blocks=True))
+    home.save_config(replace(home.load_config(), timeouts=timeouts or TESTNET_TIMEOUTS,
+                             block_time=TESTNET_BLOCK_TIME, empty_blocks=True))
 
 
 def add_node(layout: TestnetLayout, name: str) -> tuple[NodeEntry, KeyPair]:
@@ -161,11 +169,13 @@ def add_node(layout: TestnetLayout, name: str) -> tuple[NodeEntry, KeyPair]:
     if any(n.name == name for n in layout.nodes):
         raise ValueError(f"a node named {name!r} already exists")
     first = NodeHome(Path(layout.nodes[0].home))
-    genesis = Genesis.load(first.genesis_file)
-    key = KeyPair.generate()
-    entry = NodeEntry(name, key.address, free_port(), free_port(), str(layout.directory / "nodes" / name))
-    write_node_home(NodeHome(Path(entry.home)), key, layout.password(), genesis, entry, [*layout.nodes, entry],
-                    first.load_config().timeouts)
+    entry = NodeEntry(name, "", free_port(), free_port(), str(layout.directory / "nodes" / name))
+    home = NodeHome(Path(entry.home))
+    password = layout.password()
+    create_home(home, password, _network(entry))
+    _join(home, first.genesis_file, first.load_config().timeouts)
+    key = home.load_key(password)
+    entry.address = key.address
     layout.nodes.append(entry)
     layout.save()
     return entry, key
