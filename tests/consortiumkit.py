@@ -13,11 +13,11 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from node.client import ClientError, NodeClient
+from tests.oraclekit import wait_for
 
 PASSWORD = "consortium test password"
 
@@ -102,16 +102,6 @@ class Party:
 
     def log(self) -> str:
         return (self.root / "node.log").read_text(errors="replace")
-
-
-def wait_for(predicate, timeout: float, what: str, poll: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"{what}: not within {timeout:g} s")
 
 
 def wait_for_height(parties: list[Party], height: int, timeout: float) -> None:

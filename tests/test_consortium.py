@@ -24,7 +24,8 @@ from node.keys import KeyPair
 from node.keystore import Keystore
 from node.p2p import PeerInfo
 from node.tx import CallPayload, Transaction
-from tests.consortiumkit import PASSWORD, Party, printed_hash, wait_for, wait_for_height
+from tests.consortiumkit import PASSWORD, Party, printed_hash, wait_for_height
+from tests.oraclekit import wait_for
 from tests.linkkit import LinkNode, until
 from tests.tamperproxy import TamperProxy, flip_byte
 from tests.test_verify_node import forging_proxy
