@@ -271,8 +271,9 @@ class Checker(ast.NodeVisitor):
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> None:
         if node.conversion != -1 or node.format_spec is not None:
+            # at the field's expression: where Python 3.11 and 3.12+ agree it is
             raise _fail("syntax_not_allowed", "f-string conversions and format specs are not "
-                        "allowed", node)
+                        "allowed", node.value)
         self.visit(node.value)
 
     def _comprehension(self, node: ast.ListComp | ast.DictComp | ast.GeneratorExp) -> None:

@@ -1,20 +1,20 @@
 """Turn contract source text into a Python AST, safely and deterministically.
 
 Besides ``ast.parse`` this bounds the size of the source and, before parsing,
-the complexity of each statement (token counts), so that parsing never hits
-the Python recursion limit; after parsing it checks the nesting depth of the
+the complexity of each statement (token counts, as Python 3.11 tokenizes: see
+``grammar``), so that parsing never hits the Python recursion limit; after parsing it checks the nesting depth of the
 tree (``nesting_too_deep``) without recursion, so later passes can recurse.
 """
 
 from __future__ import annotations
 
 import ast
-import io
 import threading
 import tokenize
 import warnings
 
 from contracts.errors import CompileError
+from contracts.grammar import refuse_later_statements, tokens
 from contracts.limits import MAX_ELIF, MAX_NESTING, MAX_OPERATORS_PER_STATEMENT, MAX_SOURCE_BYTES
 from contracts.stack import ensure_headroom
 
@@ -42,7 +42,7 @@ def _statement_weight(token: tokenize.TokenInfo) -> int:
 
 def _check_tokens(source: str) -> None:
     weight = elifs = 0
-    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+    for token in tokens(source):
         if token.type == tokenize.NEWLINE:
             weight = 0
             continue
@@ -116,5 +116,6 @@ def parse_source(source: str) -> ast.Module:
             raise _syntax_error(exc) from None
         except (RecursionError, MemoryError):
             raise CompileError("nesting_too_deep", "code nested too deeply to parse", 1) from None
+    refuse_later_statements(tree)
     check_nesting(tree)
     return tree
