@@ -1,6 +1,7 @@
 """Generating a local testnet: keys, one genesis, and a node home per validator.
 
-    <dir>/testnet.json        the nodes: name, address, ports, home
+    <dir>/testnet.json        the nodes: name, address, ports, home, and the Python interpreter of each
+                              (absent: the one running the manager)
     <dir>/password            the password of every key below ($FLEXLEDGER_PASSWORD or "testnet"; mode
                               0600), read by the node and oracle processes so they start unattended
     <dir>/wallet/keys/        the token issuer's key
@@ -56,6 +57,7 @@ class NodeEntry:
     api_port: int
     p2p_port: int
     home: str
+    python: str | None = None  # the interpreter that runs this node; None: the one running the manager
 
     @property
     def api_url(self) -> str:

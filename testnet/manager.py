@@ -5,7 +5,9 @@ The process ids live in ``<node home>/node.pid`` (the grid oracle's in
 the same testnet; the oracle is started once the nodes finalize blocks. Faults: kill (SIGKILL), restart, pause (SIGSTOP),
 resume (SIGCONT), and partitions, which ask each node (``POST /admin/isolate``) to cut its
 links to the nodes outside its group, with the node's admin token. Every process reads the
-testnet's password file (``FLEXLEDGER_PASSWORD_FILE``) to unlock its key.
+testnet's password file (``FLEXLEDGER_PASSWORD_FILE``) to unlock its key. A node runs on the
+Python interpreter its layout entry names (a consortium whose members run different Python
+versions); the grid oracle, and nodes that name none, on the manager's own.
 """
 from __future__ import annotations
 
@@ -72,9 +74,10 @@ class Testnet:
             home = Path(self.layout.oracle)
             return Process(name, home / "oracle.pid", home / "oracle.log",
                            [sys.executable, "-m", "cli.main", "oracle", "start", "--oracle-home", str(home)])
-        home = Path(self.layout.node(name).home)
+        entry = self.layout.node(name)
+        home = Path(entry.home)
         return Process(name, home / "node.pid", home / "node.log",
-                       [sys.executable, "-m", "cli.main", "node", "start", "--node-home", str(home)])
+                       [entry.python or sys.executable, "-m", "cli.main", "node", "start", "--node-home", str(home)])
 
     def pid(self, name: str) -> int | None:
         """The process id of the running node (or the oracle), or None."""
