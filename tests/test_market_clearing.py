@@ -32,14 +32,15 @@ def chain(tmp_path_factory):
 
 
 @st.composite
-def energy_books(draw, max_orders=24):
+def energy_books(draw, max_orders=24, divisible=False):
+    """Random books over MTUS MTUs; ``divisible``: every minimum quantity is 1 Wh."""
     count = draw(st.integers(0, max_orders))
     orders = []
     for seq in range(1, count + 1):
         qty = draw(st.integers(1, 60))
         orders.append(EnergyOrder(seq, draw(st.sampled_from(["buy", "sell"])),
                                   draw(st.integers(90, 110)) * 1000 + draw(st.sampled_from([0, 0, 1, 499])),
-                                  qty, draw(st.integers(1, qty)),
+                                  qty, 1 if divisible else draw(st.integers(1, qty)),
                                   tuple(sorted(draw(st.sets(st.integers(0, MTUS - 1), min_size=1))))))
     return draw(st.permutations(orders))
 
@@ -48,13 +49,36 @@ def energy_entries(orders):
     return [[m, 0 if o.side == "buy" else 1, o.price, o.qty, o.min_qty, o.seq] for o in orders for m in o.mtus]
 
 
-def on_chain_energy(chain, orders, rule):
-    results = chain.query(ENERGY, "clear", energy_entries(orders), rule)
+def on_chain_energy(chain, orders, rule, k_pct=50):
+    results = chain.query(ENERGY, "clear", energy_entries(orders), rule, k_pct)
     return [MtuResult(r["mtu"], r["price"], r["bid"], r["ask"], r["volume"], tuple(Trade(*t) for t in r["trades"]))
             for r in results]
 
 
-def check_energy_invariants(orders, results, rule):
+def competitive_interval(orders, fills, mtu):
+    """[max(last accepted ask, best rejected bid), min(last accepted bid, best rejected ask)]
+    from the fills of one MTU, straight from the definition (a partly filled order counts
+    as accepted and as rejected); None when it is empty."""
+    here = [o for o in orders if mtu in o.mtus]
+    lower = max([o.price for o in here if o.side == "sell" and fills[o.seq] > 0] +
+                [o.price for o in here if o.side == "buy" and fills[o.seq] < o.qty])
+    upper = min([o.price for o in here if o.side == "buy" and fills[o.seq] > 0] +
+                [o.price for o in here if o.side == "sell" and fills[o.seq] < o.qty])
+    return (lower, upper) if lower <= upper else None
+
+
+def price_property_violations(orders, fills, mtu, price):
+    """Pairs (bid seq, offer seq) both left with volume, the bid priced strictly above the
+    clearing price and the offer at or below it (or the offer strictly below, the bid at
+    or above): the orders that would still trade at the price."""
+    here = [o for o in orders if mtu in o.mtus]
+    bids = [o for o in here if o.side == "buy" and fills[o.seq] < o.qty]
+    offers = [o for o in here if o.side == "sell" and fills[o.seq] < o.qty]
+    return [(b.seq, o.seq) for b in bids for o in offers
+            if (b.price > price >= o.price) or (b.price >= price > o.price)]
+
+
+def check_energy_invariants(orders, results, rule, k_pct=50):
     by_seq = {o.seq: o for o in orders}
     for result in results:
         here = [o for o in orders if result.mtu in o.mtus]
@@ -79,17 +103,34 @@ def check_energy_invariants(orders, results, rule):
             traded = [by_seq[s] for s in fills]
             assert all(result.price <= o.price for o in traded if o.side == "buy")
             assert all(result.price >= o.price for o in traded if o.side == "sell")
+            check_uniform_price(orders, fills, result, k_pct)
+
+
+def check_uniform_price(orders, fills, result, k_pct):
+    """The price is at k_pct of the competitive interval, and then no order that would
+    still trade at it is left; only minimum quantities can empty the interval, and then
+    the price is at k_pct of [last accepted ask, last accepted bid]."""
+    interval = competitive_interval(orders, fills, result.mtu)
+    if interval is None:
+        assert any(o.min_qty > 1 for o in orders if result.mtu in o.mtus), "empty interval in a divisible book"
+        traded = [o for o in orders if result.mtu in o.mtus and fills[o.seq] > 0]
+        interval = (max(o.price for o in traded if o.side == "sell"), min(o.price for o in traded if o.side == "buy"))
+    else:
+        assert price_property_violations(orders, fills, result.mtu, result.price) == []
+    lower, upper = interval
+    assert result.price == lower + k_pct * (upper - lower) // 100
 
 
 @SETTINGS
 @example(orders=[EnergyOrder(1, "buy", 100_000, 10, 1, (0,)), EnergyOrder(2, "sell", 90_000, 4, 1, (0,)),
                  EnergyOrder(3, "sell", 95_000, 10, 8, (0,)), EnergyOrder(4, "buy", 99_000, 10, 10, (0,))],
-         rule="uniform")
-@given(orders=energy_books(), rule=st.sampled_from(["uniform", "pay_as_bid"]))
-def test_energy_clearing_matches_reference(chain, orders, rule):
-    results = on_chain_energy(chain, orders, rule)
-    assert results == clear_energy(orders, rule)
-    check_energy_invariants(orders, results, rule)
+         rule="uniform", k_pct=50)
+@given(orders=energy_books(), rule=st.sampled_from(["uniform", "pay_as_bid"]),
+       k_pct=st.one_of(st.just(50), st.integers(0, 100)))
+def test_energy_clearing_matches_reference(chain, orders, rule, k_pct):
+    results = on_chain_energy(chain, orders, rule, k_pct)
+    assert results == clear_energy(orders, rule, k_pct)
+    check_energy_invariants(orders, results, rule, k_pct)
 
 
 def test_energy_minimum_quantity_trims_the_last_trade(chain):
@@ -98,10 +139,12 @@ def test_energy_minimum_quantity_trims_the_last_trade(chain):
     orders = [EnergyOrder(1, "buy", 100_000, 10, 5, (0,)), EnergyOrder(2, "sell", 90_000, 4, 1, (0,)),
               EnergyOrder(3, "sell", 95_000, 10, 8, (0,))]
     assert on_chain_energy(chain, orders, "uniform") == [MtuResult(0, None, None, None, 0, ())]
+    # Offer 3 sells 8 of its 10 Wh, so its ask is also the best rejected ask: the interval
+    # is [95, min(100, 95)] and the price its only point.
     orders[0] = EnergyOrder(1, "buy", 100_000, 12, 4, (0,))
     [result] = on_chain_energy(chain, orders, "uniform")
-    assert (result.price, result.volume) == (97_500, 12)
-    assert result.trades == (Trade(1, 2, 4, 390, 390), Trade(1, 3, 8, 780, 780))
+    assert (result.price, result.volume) == (95_000, 12)
+    assert result.trades == (Trade(1, 2, 4, 380, 380), Trade(1, 3, 8, 760, 760))
 
 
 def test_energy_pay_as_bid_and_ties_by_commit_order(chain):

@@ -223,12 +223,15 @@ def _create(session):
 
 def open_energy(spec):
     """A local energy market session: spec {feeder, first_mtu, n_mtus, min_price, max_price,
-    min_qty, max_qty (Wh per MTU), rule (uniform | pay_as_bid), imbalance_price,
+    min_qty, max_qty (Wh per MTU), rule (uniform | pay_as_bid), k_pct (uniform only: where
+    in the competitive interval the price lies, 0..100, default 50), imbalance_price,
     min_deposit, phases, attestor}.  Returns the session id."""
     session = _common("energy", spec)
     _limits(session, spec)
     session["rule"] = spec.get("rule", "uniform")
     require(session["rule"] in ENERGY_RULES, "rule must be uniform or pay_as_bid")
+    session["k_pct"] = _int_of(spec.get("k_pct", 50), "k_pct", 0, 100)
+    require(session["rule"] == "uniform" or "k_pct" not in spec, "k_pct applies to the uniform rule only")
     session["imbalance_price"] = _int_of(spec.get("imbalance_price", session["max_price"]), "imbalance_price", 0, None)
     return _create(session)
 
@@ -563,7 +566,7 @@ def _clear_energy(session, orders):
             entries.append([mtu, side, order["price"], order["qty"], order["min_qty"], record["seq"]])
     summary = []
     rows = []
-    for result in call(storage.get("energy_clearing"), "clear", entries, session["rule"]):
+    for result in call(storage.get("energy_clearing"), "clear", entries, session["rule"], session["k_pct"]):
         summary.append([result["mtu"], result["price"], result["bid"], result["ask"], result["volume"],
                         len(result["trades"])])
         for trade in result["trades"]:

@@ -8,6 +8,12 @@ bid there is priced below the offer there (or where a curve ends).  While the bi
 just below V is filled (V minus where it starts) below its minimum, V falls back to the
 previous breakpoint of either curve.  Trades are the pieces between consecutive
 breakpoints below V.
+
+The uniform price lies in the competitive interval: above the ask of the offer holding
+V - 1 (the last accepted) and the bid holding V (the best rejected, the remainder of a
+partly filled bid included), below the bid holding V - 1 and the offer holding V.  It is
+``lower + k_pct * (upper - lower) // 100``; when minimum quantities make the interval
+empty, the interval between the asks and bids holding V - 1 is used.
 """
 from __future__ import annotations
 
@@ -50,7 +56,18 @@ def _holder(starts: list[int], point: int) -> int:
     return bisect_right(starts, point) - 1
 
 
-def _clear_mtu(mtu: int, bids: list[EnergyOrder], offers: list[EnergyOrder], rule: str) -> MtuResult:
+def _competitive_interval(bids: list[EnergyOrder], bid_starts: list[int], offers: list[EnergyOrder],
+                          offer_starts: list[int], volume: int, accepted: tuple[int, int]) -> tuple[int, int]:
+    """[lower, upper] for a uniform price at traded ``volume`` > 0, given ``accepted`` =
+    (last accepted ask, last accepted bid); see the module docstring."""
+    rejected_bid = bids[_holder(bid_starts, volume)].price if volume < bid_starts[-1] else None
+    rejected_ask = offers[_holder(offer_starts, volume)].price if volume < offer_starts[-1] else None
+    lower = max(p for p in (accepted[0], rejected_bid) if p is not None)
+    upper = min(p for p in (accepted[1], rejected_ask) if p is not None)
+    return (lower, upper) if lower <= upper else accepted
+
+
+def _clear_mtu(mtu: int, bids: list[EnergyOrder], offers: list[EnergyOrder], rule: str, k_pct: int) -> MtuResult:
     bid_starts = [0, *accumulate(o.qty for o in bids)]
     offer_starts = [0, *accumulate(o.qty for o in offers)]
     end = min(bid_starts[-1], offer_starts[-1])
@@ -70,7 +87,8 @@ def _clear_mtu(mtu: int, bids: list[EnergyOrder], offers: list[EnergyOrder], rul
         return MtuResult(mtu, None, None, None, 0, ())
     last_bid = bids[_holder(bid_starts, volume - 1)].price
     last_ask = offers[_holder(offer_starts, volume - 1)].price
-    price = (last_bid + last_ask) // 2
+    lower, upper = _competitive_interval(bids, bid_starts, offers, offer_starts, volume, (last_ask, last_bid))
+    price = lower + k_pct * (upper - lower) // 100
     trades = []
     for low, high in pieces:
         bid, offer = bids[_holder(bid_starts, low)], offers[_holder(offer_starts, low)]
@@ -82,14 +100,17 @@ def _clear_mtu(mtu: int, bids: list[EnergyOrder], offers: list[EnergyOrder], rul
     return MtuResult(mtu, price if rule == "uniform" else None, last_bid, last_ask, volume, tuple(trades))
 
 
-def clear_energy(orders: list[EnergyOrder], rule: str) -> list[MtuResult]:
-    """Results for every MTU offset that has orders, ascending; ``rule`` is uniform or pay_as_bid."""
+def clear_energy(orders: list[EnergyOrder], rule: str, k_pct: int = 50) -> list[MtuResult]:
+    """Results for every MTU offset that has orders, ascending; ``rule`` is uniform or pay_as_bid,
+    ``k_pct`` (0..100) where in the competitive interval the uniform price lies."""
     if rule not in ("uniform", "pay_as_bid"):
         raise ValueError(f"unknown price rule {rule!r}")
+    if not 0 <= k_pct <= 100:
+        raise ValueError(f"k_pct must be between 0 and 100, not {k_pct}")
     results = []
     for mtu in sorted({m for o in orders for m in o.mtus}):
         here = [o for o in orders if mtu in o.mtus]
         bids = sorted((o for o in here if o.side == "buy"), key=lambda o: (-o.price, o.seq))
         offers = sorted((o for o in here if o.side == "sell"), key=lambda o: (o.price, o.seq))
-        results.append(_clear_mtu(mtu, bids, offers, rule))
+        results.append(_clear_mtu(mtu, bids, offers, rule, k_pct))
     return results
