@@ -130,6 +130,7 @@ def bench(orders_count: int, traders_count: int, seed: int) -> None:
         device_of = {seq: order.device for (_, order, _), seq in zip(book, seqs)}
         traded = sorted({(device_of[seq], first + row[0]) for row in rows for seq in row[1:3]})
         readings = [(device, mtu, rnd.randint(-5_000, 5_000)) for device, mtu in traded]
+        chain.now = max(chain.now, (first + MTUS) * 900)   # meter data only for MTUs already delivered
         run_all(chain, [(mdm, METER, "submit", [mdm.address, [list(r) for r in batch],
                                                 meterdata.sign(mdm, METER, batch)])
                         for batch in meterdata.batches(readings)], gas=HEAVY_GAS // 4)

@@ -1,8 +1,8 @@
 """Whole sessions with random order books, on-chain against the reference, for every type.
 
-Hypothesis draws a session (energy with either price rule, flexibility, capacity with each
-rule), orders from the participants for devices in their portfolios, which of them get
-revealed, and meter data (complete, or partial with settlement after the deadline).  The
+Hypothesis draws a session (energy with either price rule, and k_pct under the uniform one;
+flexibility; capacity with each rule), orders from the participants for devices in their
+portfolios, which of them get revealed, and meter data (complete, or partial with settlement after the deadline).  The
 orders go through commit, reveal, clear and settle on a real chain; then:
 
 - the clearing rows equal the reference clearing of the revealed orders;
@@ -61,6 +61,8 @@ def energy_sessions(draw):
         orders.append((trader, Order(side, device, draw(st.integers(50, 150)) * 1000, qty, min_qty, mtus)))
     spec = {"rule": draw(st.sampled_from(["uniform", "pay_as_bid"])), "max_price": 500_000, "max_qty": 10_000,
             "imbalance_price": draw(st.integers(0, 400_000))}
+    if spec["rule"] == "uniform":
+        spec["k_pct"] = draw(st.integers(0, 100))
     return "open_energy", spec, orders
 
 
@@ -110,7 +112,7 @@ def expected_rows(kind, session, records):
     revealed = [(r["seq"], Order.from_value(r["order"])) for r in records if r["order"] is not None]
     if kind == "energy":
         results = clear_energy([EnergyOrder(seq, o.side, o.price, o.qty, o.min_qty, o.mtus) for seq, o in revealed],
-                               session["rule"])
+                               session["rule"], session["k_pct"])
         return [[r.mtu, t.bid_seq, t.offer_seq, t.qty, t.buyer_pays, t.seller_gets] for r in results for t in r.trades]
     if kind == "flex":
         selection = select_flex([FlexOffer(seq, o.price, o.qty, o.min_qty) for seq, o in revealed], session["power"])
