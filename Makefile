@@ -1,15 +1,28 @@
 # FlexLedger: `make demo` and `make test` set up .venv themselves on a fresh machine.
-PYTHON ?= python3
+# PYTHON=/path/to/python3.X picks the interpreter; otherwise tools/find_python.sh takes the first
+# supported one of python3.13, python3.12, python3.11, python3 on PATH (3.11 to 3.13 supported).
+# A PYTHON of another version than .venv's makes .venv again from scratch.
+PYTHON ?=
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test fuzz bench soak clean
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "FlexLedger needs Python 3.11 or newer")'
-	$(PYTHON) -m venv $(VENV)
+ifneq ($(PYTHON),)
+ifneq ($(shell $(PYTHON) -c 'import sys; print(sys.version_info[:2])' 2>/dev/null),$(shell $(PY) -c 'import sys; print(sys.version_info[:2])' 2>/dev/null))
+.PHONY: $(STAMP)
+VENV_CLEAR := --clear
+endif
+endif
+
+# The venv's interpreter checks the system packages a dependency built from source needs (and
+# installs them as root on Debian/Ubuntu) before pip starts.
+$(STAMP): pyproject.toml tools/find_python.sh tools/check_build_deps.py
+	@python=$$(tools/find_python.sh $(PYTHON)) && echo "using $$python (Python $$($$python -c 'import platform; print(platform.python_version())'))" && \
+	  $$python -m venv $(VENV_CLEAR) $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) tools/check_build_deps.py --install
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
