@@ -33,16 +33,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from scipy.optimize import linprog
 
-from market.reference.energy import EnergyOrder
 from tests.chainkit import LocalChain
 from tests.test_market_clearing import check_energy_invariants, energy_books, on_chain_energy
+from tests.test_market_clearing_price import ISSUE_BOOK
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 WELFARE_SLACK = 1e-3   # Wh of volume it may add: at most WELFARE_SLACK / 1
 DUAL_SLACK = 1e-6
 PRICE_TOLERANCE = 1e-4   # DUAL_SLACK plus HiGHS's own feasibility tolerance
-ISSUE_BOOK = [EnergyOrder(1, "buy", 100_000, 10, 1, (0,)), EnergyOrder(2, "buy", 90_000, 10, 1, (0,)),
-              EnergyOrder(3, "sell", 50_000, 10, 1, (0,)), EnergyOrder(4, "sell", 95_000, 10, 1, (0,))]
 
 
 @pytest.fixture(scope="module")
