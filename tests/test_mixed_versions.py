@@ -23,7 +23,8 @@ from node.client import ClientError, NodeClient
 from node.keys import KeyPair
 from node.tx import CallPayload, DeployPayload
 from testnet import actors, manager
-from testnet.layout import generate
+from testnet import layout as testnet_layout
+from testnet.layout import NodeEntry, generate
 from tests import oraclekit, secondpython
 from tests.testnetkit import FAST_TIMEOUTS, issuer_key
 
@@ -229,3 +230,12 @@ def test_a_second_interpreter_that_cannot_run_flexledger_fails_the_test(monkeypa
     with pytest.raises(pytest.fail.Exception) as info:
         secondpython.second_python()
     assert info.value.msg == f"the second Python interpreter {broken} cannot import FlexLedger: No module named plyvel"
+
+
+def test_a_node_runs_on_the_interpreter_its_entry_names_and_testnet_json_keeps_it(tmp_path):
+    nodes = [NodeEntry("dso", "0xa", 1, 2, str(tmp_path / "dso"), python="/opt/python3.13"),
+             NodeEntry("agg1", "0xb", 3, 4, str(tmp_path / "agg1"))]
+    testnet_layout.TestnetLayout(tmp_path, "chain", nodes, str(tmp_path / "oracle")).save()
+    net = manager.Testnet(testnet_layout.TestnetLayout.load(tmp_path))
+    assert [net.process(name).argv[0] for name in ("dso", "agg1", manager.ORACLE)] == \
+        ["/opt/python3.13", sys.executable, sys.executable]
