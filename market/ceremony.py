@@ -22,7 +22,7 @@ from node.params import ChainParams
 
 ADDRESS_SETTINGS = ("authority",)
 ADDRESS_LIST_SETTINGS = ("council",)
-COUNT_SETTINGS = ("threshold",)
+COUNT_SETTINGS = ("threshold", "meter_lead")
 MARKET_SETTINGS = tuple(f.name for f in fields(MarketConfig) if f.name != "oracle")  # oracle: set-oracle
 
 

@@ -31,6 +31,10 @@ class MarketConfig:
     market accepts (sessions may name it as their attestor) and, besides participants with
     the ``dso`` role, the only one that may change feeder regimes (see the ``grid``
     contract).  None: no oracle, sessions cannot ask for grid validation.
+
+    ``meter_lead``: meter readings are accepted only once their MTU is delivered; a chain
+    that plays a day in minutes (a testnet running the demo) accepts them up to this many
+    seconds before the MTU ends.  Keep 0 on a real chain.
     """
 
     authority: str | None = None
@@ -43,6 +47,7 @@ class MarketConfig:
     max_orders: int = 20_000
     max_entries: int = 8_000
     oracle: str | None = None
+    meter_lead: int = 0
 
     def phases(self) -> dict[str, int]:
         return {name: value for name, value in asdict(self).items() if name in ("commit", "gate", "reveal", "settle")}
@@ -68,9 +73,10 @@ def market_genesis(issuer: str, allocations: dict[str, int], config: MarketConfi
     market_config = {name: sources.address(name) for name in (TOKEN_NAME, *sources.LIBRARIES)}
     market_config.update(phases=config.phases(), max_orders=config.max_orders, max_entries=config.max_entries)
     init_args = {
-        sources.REGISTRY: [config.authority or issuer, sorted(config.council), config.threshold],
+        sources.REGISTRY: [config.authority or issuer, sorted(config.council), config.threshold,
+                           sources.address(sources.GRID)],
         sources.GRID: [sources.address(sources.REGISTRY), config.oracle],
-        sources.METER: [sources.address(sources.REGISTRY)],
+        sources.METER: [sources.address(sources.REGISTRY), config.meter_lead],
         sources.MARKET: [market_config],
     }
     contracts = (GenesisContract(TOKEN_NAME, TOKEN_SOURCE, issuer, [issuer]),

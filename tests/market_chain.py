@@ -27,7 +27,7 @@ GRID = sources.address(sources.GRID)
 GENESIS_S = 1_767_225_600
 ORACLE_NAME = "grid-oracle"   # the genesis oracle key of every test chain: key_of(ORACLE_NAME)
 PHASES = MarketConfig(commit=100, gate=10, reveal=100, settle=1000,
-                      oracle=key_of(ORACLE_NAME).address)
+                      oracle=key_of(ORACLE_NAME).address, meter_lead=3 * 86400)  # meter data for tomorrow, today
 BIG_GAS = 50_000_000
 SMALL_GAS = 100_000
 FUNDS = 1_000_000_000

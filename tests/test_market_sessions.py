@@ -238,7 +238,7 @@ def test_opening_sessions_is_for_dsos_with_valid_specs(world):
                              ({"phases": {"commit": 0}}, "phases.commit must be an int >= 1"),
                              ({"feeder": "F 1"}, "feeder must be 1 to 64 characters from a-z 0-9 . _ -"),
                              ({"attestor": "me"}, "attestor must be an address or None")):
-        spec = {"feeder": "f1", "first_mtu": 1, "n_mtus": 4, "max_price": 1, "max_qty": 1, **changes}
+        spec = {"feeder": "f1", "first_mtu": c.now // 900 + 96, "n_mtus": 4, "max_price": 1, "max_qty": 1, **changes}
         rejected(c.call(world.dso, MARKET, "open_energy", spec), message)
     sid = c.open_session(world.dso, "open_energy", max_price=1, max_qty=1, phases={"commit": 5, "gate": 0, "reveal": 7})
     times = c.session(sid)["times"]

@@ -11,15 +11,24 @@ In RED, a grid operator records direct-control setpoints (W) per device of the f
 MTU; anyone may read them.  The market contract reads ``regime`` to gate orders and
 ``is_operator`` for the RED override; this contract never calls the market.
 
+The grid on chain: a grid operator publishes its feeders' buses, each with an optional
+connection limit (W), at most 64 buses per transaction (``publish_buses``).  Publishing a
+bus again replaces its feeder and limit; a bus is never removed.  The registry reads
+``published`` and ``bus`` to refuse devices on unknown buses, on the wrong feeder or above
+the bus's limit.
+
 Storage layout:
     "registry", "oracle"          addresses from genesis
     "g:<feeder>"                  current regime {feeder, state, mtus, reason, attestation,
                                   by, height, time, seq}
     "h:<feeder>:<seq>"            regime history (seq 1, 2, ...; 8 digits), the same records
     "sp:<device>:<mtu>"           setpoint {device, feeder, mtu, watts, by, height} (mtu 12 digits)
+    "bus:<bus>"                   published bus {bus, feeder, limit_w} (limit_w: W, or None)
+    "fb:<feeder>:<bus>"           the same record, listed under its feeder
+    "f:<feeder>"                  published feeder {feeder, buses (how many)}
 
 Events: RegimeChanged{feeder, state, mtus, reason, attestation, by, seq},
-SetpointsIssued{feeder, count, by}.
+SetpointsIssued{feeder, count, by}, BusesPublished{feeder, count, by}.
 """
 
 STATES = ("GREEN", "YELLOW", "RED", "BLACK")
@@ -29,6 +38,7 @@ MAX_MTUS = 192
 MAX_REASON = 200
 MAX_SETPOINTS = 500
 MAX_PAGE = 200
+MAX_PUBLISH = 64
 
 
 def _is_int(value):
@@ -155,6 +165,77 @@ def setpoints(device, start_after=0, limit=100):
 
 def _page(prefix, start_after, width, limit):
     """Records under ``prefix`` whose zero-padded number (``width`` digits) is > start_after."""
+    return _scan(prefix, None if start_after == 0 else _pad(start_after, width), limit)
+
+
+# -- the grid on chain ------------------------------------------------------------------
+
+def publish_buses(feeder, buses):
+    """Publish buses of ``feeder`` (grid operators only): ``buses`` [[bus, limit_w], ...], 1 to
+    64 rows in ascending bus order, ``limit_w`` the bus's connection limit in W (an int >= 1)
+    or None for no limit.  A bus published before takes the new feeder and limit; no bus is
+    ever removed.  Returns how many buses the feeder has."""
+    require(is_operator(chain.caller), "only the DSO or the grid oracle key may publish the grid")
+    require(_is_id(feeder), "feeder must be 1 to 64 characters from a-z 0-9 . _ -")
+    require(isinstance(buses, list) and 1 <= len(buses) <= MAX_PUBLISH,
+            "buses must be a list of 1 to 64 [bus, limit_w] rows")
+    for row in buses:
+        require(isinstance(row, list) and len(row) == 2 and _is_id(row[0])
+                and (row[1] is None or (_is_int(row[1]) and row[1] >= 1)),
+                "a bus row is [bus, limit_w] with a bus id and limit_w an int >= 1 (W) or None")
+    require(all([buses[k][0] < buses[k + 1][0] for k in range(len(buses) - 1)]),
+            "buses must be in ascending order of bus id, each once")
+    for bus, limit_w in buses:
+        before = storage.get("bus:" + bus)
+        if before is None or before["feeder"] != feeder:
+            _count(feeder, 1)
+        if before is not None and before["feeder"] != feeder:
+            _count(before["feeder"], -1)
+            storage.delete("fb:" + before["feeder"] + ":" + bus)
+        record = {"bus": bus, "feeder": feeder, "limit_w": limit_w}
+        storage.set("bus:" + bus, record)
+        storage.set("fb:" + feeder + ":" + bus, record)
+    emit("BusesPublished", {"feeder": feeder, "count": len(buses), "by": chain.caller})
+    return storage.get("f:" + feeder)["buses"]
+
+
+def _count(feeder, change):
+    """Add ``change`` to the feeder's bus count; a feeder left without buses is unlisted."""
+    record = storage.get("f:" + feeder, {"feeder": feeder, "buses": 0})
+    record["buses"] += change
+    if record["buses"] == 0:
+        storage.delete("f:" + feeder)
+    else:
+        storage.set("f:" + feeder, record)
+
+
+def published():
+    """Whether a grid operator has published any bus."""
+    return len(storage.scan("f:", None, 1)) == 1
+
+
+def bus(bus_id):
+    """The published bus record {bus, feeder, limit_w}, or None."""
+    if not _is_id(bus_id):
+        return None
+    return storage.get("bus:" + bus_id)
+
+
+def feeders(start_after=None, limit=100):
+    """Published feeders {feeder, buses} in id order, at most ``limit``; page with the last id."""
+    require(start_after is None or _is_id(start_after), "start_after must be a feeder id or None")
+    return _scan("f:", start_after, limit)
+
+
+def buses(feeder, start_after=None, limit=100):
+    """The feeder's published buses {bus, feeder, limit_w} in id order; page with the last id."""
+    require(_is_id(feeder), "feeder must be 1 to 64 characters from a-z 0-9 . _ -")
+    require(start_after is None or _is_id(start_after), "start_after must be a bus id or None")
+    return _scan("fb:" + feeder + ":", start_after, limit)
+
+
+def _scan(prefix, start_after, limit):
+    """Records under ``prefix`` whose key continues after ``start_after`` (None: from the first)."""
     require(_is_int(limit) and 1 <= limit <= MAX_PAGE, "limit must be 1 to 200")
-    start = None if start_after == 0 else prefix + _pad(start_after, width)
+    start = None if start_after is None else prefix + start_after
     return [record for key, record in storage.scan(prefix, start, limit)]

@@ -187,13 +187,31 @@ def _common(kind, spec):
     require(attestor is None or attestor == call(storage.get("grid"), "oracle"),
             "the attestor must be the grid oracle key")
     now = chain.time
+    first_mtu = _int_of(spec.get("first_mtu"), "first_mtu", 0, None)
+    require(first_mtu * 900 > now, "the session's first MTU " + str(first_mtu) + " (" + _utc_text(first_mtu * 900)
+            + " UTC) has already started")
     times = {"opened": now, "gate": now + commit, "reveal": now + commit + gate,
              "reveal_end": now + commit + gate + reveal, "settle_by": now + commit + gate + reveal + settle}
-    return {"kind": kind, "operator": chain.caller, "feeder": spec["feeder"],
-            "first_mtu": _int_of(spec.get("first_mtu"), "first_mtu", 0, None),
+    return {"kind": kind, "operator": chain.caller, "feeder": spec["feeder"], "first_mtu": first_mtu,
             "n_mtus": _int_of(spec.get("n_mtus"), "n_mtus", 1, MAX_MTUS),
             "min_deposit": _int_of(spec.get("min_deposit", 0), "min_deposit", 0, None),
             "attestor": attestor, "times": times, "status": "open", "escrow": 0}
+
+
+def _utc_text(seconds):
+    """Unix seconds (>= 0) as "YYYY-MM-DD HH:MM" in UTC (the civil calendar from days, in ints)."""
+    days = seconds // 86400
+    era = (days + 719468) // 146097
+    day_of_era = days + 719468 - era * 146097
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_index = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * month_index + 2) // 5 + 1
+    month = month_index + 3 if month_index < 10 else month_index - 9
+    year = year_of_era + era * 400 + (1 if month <= 2 else 0)
+    minutes = seconds % 86400 // 60
+    return (str(year) + "-" + _pad(month, 2) + "-" + _pad(day, 2) + " " + _pad(minutes // 60, 2) + ":"
+            + _pad(minutes % 60, 2))
 
 
 def _limits(session, spec):

@@ -4,7 +4,9 @@ The meter data manager (a registry participant with the ``meter_data_manager`` r
 signs a batch of readings with its ed25519 key; anyone may submit the signed batch.  A
 reading is the device's net energy *imported* during the MTU in Wh (negative when it
 exported).  MTUs are absolute: unix time // 900.  A reading is recorded once and never
-changed.
+changed, and only once its MTU has been delivered: the block time is at or after the MTU's
+end, less the genesis ``lead`` (0 on a real chain; a testnet that plays a day in minutes,
+like the demo, accepts readings up to ``lead`` seconds early).
 
 The signed message (UTF-8) is, with no spaces::
 
@@ -12,10 +14,11 @@ The signed message (UTF-8) is, with no spaces::
 
 Device ids use only ``a-z 0-9 . _ -`` and numbers are decimal, so the text is unambiguous.
 
-init(registry) runs at genesis.
+init(registry, lead) runs at genesis.
 
 Storage layout:
     "registry"                   the registry contract
+    "lead"                       seconds before its MTU's end a reading is accepted
     "m:<device>:<mtu>"           Wh imported (int)
 
 Events: MeterData{signer, readings}  (readings = how many were recorded)
@@ -27,8 +30,10 @@ MAX_BATCH = 500
 DOMAIN = "flexledger-meter-v1"
 
 
-def init(registry):
+def init(registry, lead):
+    require(_is_int(lead) and lead >= 0, "lead must be an int >= 0 (seconds)")
     storage.set("registry", registry)
+    storage.set("lead", lead)
 
 
 def _is_int(value):
@@ -62,7 +67,10 @@ def submit(signer, readings, signature):
     require(isinstance(signature, str) and len(signature) == 128 and all([d in HEX_DIGITS for d in signature])
             and crypto.ed25519_verify(bytes(record["public_key"]), data, bytes(signature)),
             "meter data not signed by the meter data manager")
+    delivered_by = chain.time + storage.get("lead")
     for device, mtu, wh in readings:
+        require((mtu + 1) * 900 <= delivered_by,
+                "meter reading for " + device + " MTU " + str(mtu) + " before the MTU is delivered")
         key = "m:" + device + ":" + str(mtu)
         require(not storage.has(key), "meter reading already recorded for " + device + " MTU " + str(mtu))
         storage.set(key, wh)

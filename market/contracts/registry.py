@@ -9,6 +9,10 @@ behalf, optionally naming the aggregator that manages it.  The device's *trader*
 managing aggregator if it has one, otherwise its owner: only the trader may place orders
 for it (an aggregator trades its portfolio, a prosumer its own devices).
 
+Once the DSO has published its grid (the ``grid`` contract's ``publish_buses``), a device
+must name a published bus, the feeder that bus is on, and a max_power within the bus's
+connection limit.  A chain whose grid is not published yet accepts any bus and feeder.
+
 Units: power in W, energy in Wh.  Ids (devices, buses, feeders) are 1 to 64 characters
 from ``a-z 0-9 . _ -``.
 
@@ -16,6 +20,7 @@ Storage layout:
     "authority"              address allowed to admit participants
     "council"                addresses that may vote for a new authority
     "threshold"              votes needed to replace the authority
+    "grid"                   the grid contract (published buses)
     "vote:<candidate>"       council members who voted for candidate (sorted)
     "p:<address>"            participant {address, name, roles, public_key}
     "d:<device id>"          device {id, type, max_power, min_power, capacity, bus, feeder,
@@ -66,7 +71,7 @@ def _only_authority(action):
     require(chain.caller == storage.get("authority"), "only the registry authority may " + action)
 
 
-def init(authority, council, threshold):
+def init(authority, council, threshold, grid):
     _check_address(authority, "authority")
     require(isinstance(council, list), "council must be a list of addresses")
     for member in council:
@@ -78,6 +83,8 @@ def init(authority, council, threshold):
     storage.set("authority", authority)
     storage.set("council", council)
     storage.set("threshold", threshold)
+    _check_address(grid, "grid")
+    storage.set("grid", grid)
 
 
 # -- participants -----------------------------------------------------------------------
@@ -154,6 +161,7 @@ def register_device(spec):
     require(owner == chain.caller or is_authority, "only the authority may register a device for another owner")
     require(_is_address(owner) and storage.has("p:" + owner), "owner is not a registered participant")
     _check_aggregator(aggregator)
+    _check_connection(device_id, spec["bus"], spec["feeder"], spec["max_power"])
     require(not storage.has("d:" + device_id), "device already registered")
     device = {"id": device_id, "type": spec["type"], "max_power": spec["max_power"],
               "min_power": spec["min_power"], "capacity": spec["capacity"], "bus": spec["bus"],
@@ -162,6 +170,20 @@ def register_device(spec):
     emit("DeviceRegistered", {"id": device_id, "owner": owner, "aggregator": aggregator,
                               "feeder": spec["feeder"], "bus": spec["bus"]})
     return True
+
+
+def _check_connection(device_id, bus_id, feeder, max_power):
+    """Once the grid is published: the bus is published, on ``feeder``, and takes max_power."""
+    grid = storage.get("grid")
+    if not call(grid, "published"):
+        return
+    bus = call(grid, "bus", bus_id)
+    where = "device " + device_id + ": "
+    require(bus is not None, where + "bus " + bus_id + " is not on the published grid")
+    require(bus["feeder"] == feeder, where + "bus " + bus_id + " is on feeder " + bus["feeder"] + ", not " + feeder)
+    require(bus["limit_w"] is None or max_power <= bus["limit_w"],
+            where + "max_power " + str(max_power) + " W is above the connection limit of bus " + bus_id + " ("
+            + str(bus["limit_w"]) + " W)")
 
 
 def set_aggregator(device_id, aggregator):
