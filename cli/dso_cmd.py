@@ -1,7 +1,9 @@
-"""`flexledger dso open-energy|request-flex|capacity|regime`: the DSO opens market sessions and
-sets the traffic-light regime of its feeders (``dso regime set|show``)."""
+"""`flexledger dso open-energy|request-flex|capacity|regime|grid`: the DSO opens market sessions,
+sets the traffic-light regime of its feeders (``dso regime set|show``) and publishes its grid
+(``dso grid``, in cli/dso_grid_cmd.py)."""
 from __future__ import annotations
 
+from cli import dso_grid_cmd
 from cli.common import CliError, Context, format_amount
 from cli.market_common import (add_phase_arguments, add_window_arguments, format_mtu, format_time, guarded,
                                market, parse_mtus, parse_price, window_and_phases)
@@ -64,6 +66,7 @@ def register(sub) -> None:
     show = regime.add_parser("show", help="a feeder's current regime and its history")
     show.add_argument("feeder", help="feeder id")
     show.set_defaults(run=guarded(show_regime))
+    dso_grid_cmd.register(group)
 
 
 def _common(parser) -> None:

@@ -53,6 +53,9 @@ def register(sub) -> None:
     init.add_argument("--chain-id", help="--dev only: the chain id (default: flexledger-dev)")
     init.add_argument("--block-interval", type=float, help="--dev only: seconds between blocks (default: 1)")
     init.add_argument("--issuer-supply", help="--dev only: tokens minted to the issuer at genesis (default: 1000000)")
+    init.add_argument("--meter-lead", type=int, default=0, metavar="SECONDS",
+                      help="--dev only: accept meter data up to SECONDS before its MTU ends, to play sessions "
+                           "in minutes (default 0: only delivered MTUs)")
     init.add_argument("--oracle-home", type=Path, help="--dev only: where to create the DSO grid oracle's home and "
                                                        "key (default: <home>/oracle)")
     _network_arguments(init, "saved in the config")
@@ -223,7 +226,8 @@ def _init_dev(ctx: Context, args, home: NodeHome, network: NetworkSettings) -> N
         print(f"created wallet key '{ISSUER_KEY}' ({issuer}), the token issuer")
     oracle = create_oracle_home(oracle_home, parse_host_port(config.api_listen).url, password)
     supply = parse_amount(args.issuer_supply or "1000000")
-    market_config, allocations, admitted = oracle_genesis(oracle, MarketConfig(), {issuer: supply})
+    market_config, allocations, admitted = oracle_genesis(oracle, MarketConfig(meter_lead=args.meter_lead),
+                                                      {issuer: supply})
     key = KeyPair.generate()
     contracts, calls = market_genesis(issuer, allocations, market_config, admitted)
     genesis = Genesis(args.chain_id or "flexledger-dev", int(time.time() * 1000),

@@ -52,8 +52,9 @@ class DevNode:
             raise RuntimeError(f"flexledger {' '.join(args)} failed: {result.stderr.strip()}")
         return result
 
-    def init(self) -> None:
-        self.cli("node", "init", "--dev", "--port", str(self.port), "--block-interval", str(self.block_interval))
+    def init(self, meter_lead: int = 0) -> None:
+        self.cli("node", "init", "--dev", "--port", str(self.port), "--block-interval", str(self.block_interval),
+                 "--meter-lead", str(meter_lead))
 
     def start(self, timeout: float = 30.0) -> None:
         log = open(self.log_path, "ab")

@@ -21,7 +21,7 @@ PEOPLE = {"dso": "dso", "mdm": "meter_data_manager", "agg": "aggregator", "alice
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     dev = DevNode(tmp_path_factory.mktemp("market-cli"), block_interval=0.2)
-    dev.init()
+    dev.init(meter_lead=86400)  # the sessions' MTUs are metered minutes after they are traded
     dev.start()
     yield dev
     dev.stop()
