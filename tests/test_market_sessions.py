@@ -146,9 +146,12 @@ def test_energy_session_end_to_end_with_imbalance_and_replay(world, tmp_path):
               (world.agg, Order("sell", "bob-battery", 150_000, 2_500, 2_500, (0,)))]
     c.trade_and_clear(sid, orders, world.mdm)
     # MTU 0: 6000 Wh bid at 200 000; offers bob 4000 @ 120 000, battery 2500 @ 150 000 (all or nothing):
-    # the walk gives the battery 2000 < 2500, so that trade is trimmed: 4000 Wh at (200+120)/2 = 160 000.
-    assert c.query(MARKET, "results", sid) == [[0, 160_000, 200_000, 120_000, 4_000, 1], [1, 160_000, 200_000, 120_000, 4_000, 1]]
-    assert c.rows(sid, "results") == [[0, 1, 2, 4_000, 640_000, 640_000], [1, 1, 2, 4_000, 640_000, 640_000]]
+    # the walk gives the battery 2000 < 2500, so that trade is trimmed: 4000 Wh.  The competitive
+    # interval [max(120, 200), min(200, 150)] is empty (the battery's minimum), so the price is the
+    # midpoint of the accepted [120, 200]: 160 000.  MTU 1: nobody else sells, the bid keeps 2000 Wh:
+    # [max(120, 200), 200], so 200 000 (docs/market.md, "Local energy market").
+    assert c.query(MARKET, "results", sid) == [[0, 160_000, 200_000, 120_000, 4_000, 1], [1, 200_000, 200_000, 120_000, 4_000, 1]]
+    assert c.rows(sid, "results") == [[0, 1, 2, 4_000, 640_000, 640_000], [1, 1, 2, 4_000, 800_000, 800_000]]
     rejected(c.call(world.mdm, MARKET, "settle", sid),
              f"meter data missing for 4 device MTUs: settlement waits for it until time {c.session(sid)['times']['settle_by']}")
     ok(world.meter([("alice-load", first, 4_000), ("bob-pv", first, -4_000), ("alice-load", first + 1, 4_500),
@@ -164,8 +167,8 @@ def test_energy_session_end_to_end_with_imbalance_and_replay(world, tmp_path):
     deposits = {world.alice.address: 2 * 1_200_000, world.bob.address: 2 * 1_200_000, world.agg.address: 750_000}
     gained = {a: c.balance(a) - before[a] for a in before}
     assert gained == {world.dso.address: 450_000,
-                      world.alice.address: deposits[world.alice.address] - 1_280_000 - 150_000,
-                      world.bob.address: deposits[world.bob.address] + 1_280_000 - 300_000,
+                      world.alice.address: deposits[world.alice.address] - 1_440_000 - 150_000,
+                      world.bob.address: deposits[world.bob.address] + 1_440_000 - 300_000,
                       world.agg.address: deposits[world.agg.address]}
     assert c.balance(MARKET) == 0
 
