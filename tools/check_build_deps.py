@@ -30,6 +30,7 @@ SOURCE_BUILT = "plyvel"  # the one dependency with C++ to compile when no wheel 
 COMPILERS = ("c++", "g++", "clang++")
 STANDARD_INCLUDE_DIRS = ("usr/local/include", "usr/include")
 LEVELDB_HEADER = "leveldb/db.h"
+PY_VERSION = "%d.%d" % sys.version_info[:2]
 
 # What each missing requirement is called, per distribution family ({py} is e.g. 3.13).
 PACKAGES = {
@@ -102,13 +103,11 @@ def missing(root: Path) -> list[str]:
 
 
 def package_names(absent: list[str], distribution: str) -> list[str]:
-    py = "%d.%d" % sys.version_info[:2]
-    return [PACKAGES[distribution][need].format(py=py) for need in absent]
+    return [PACKAGES[distribution][need].format(py=PY_VERSION) for need in absent]
 
 
 def advice(requirement: str, absent: list[str], distribution: str | None) -> str:
-    py = "%d.%d" % sys.version_info[:2]
-    lines = [f"{requirement} has no wheel for Python {py} on this platform, so pip builds it from source; "
+    lines = [f"{requirement} has no wheel for Python {PY_VERSION} on this platform, so pip builds it from source; "
              f"missing: {', '.join(WHAT[need] for need in absent)}."]
     families = [distribution] if distribution else list(PACKAGES)
     lines += [f"  {FAMILY_NAMES[f]}: {INSTALL_COMMANDS[f]} {' '.join(package_names(absent, f))}" for f in families]
