@@ -163,9 +163,9 @@ def test_red_override_voids_and_curtails_with_escrow_refunded_and_no_penalty(wor
     sid = cleared(world, attestor=False)
     first = c.session(sid)["first_mtu"]
     rows = c.rows(sid, "results")
-    assert rows == [[0, 1, 2, 3_000, 525_000, 525_000], [0, 1, 3, 1_000, 175_000, 175_000],
-                    [1, 1, 2, 3_000, 450_000, 450_000]]   # uniform prices (200 000 + 150 000) // 2, then
-    #                                                    (200 000 + 100 000) // 2
+    assert rows == [[0, 1, 2, 3_000, 450_000, 450_000], [0, 1, 3, 1_000, 150_000, 150_000],
+                    [1, 1, 2, 3_000, 600_000, 600_000]]   # uniform prices: 150 000, the partly sold battery's
+    #                                                    ask; then 200 000, the partly filled bid
     trades = [[first, 1, 3, 0], [first + 1, 1, 2, 2_000]]  # void the battery's trade, cut the other to 2 000 Wh
     rejected(c.call(world.dso, MARKET, "override", sid, trades, "line:3 overloaded"),
              "trades may be overridden only in RED (feeder f1 is GREEN)")
@@ -177,7 +177,7 @@ def test_red_override_voids_and_curtails_with_escrow_refunded_and_no_penalty(wor
     rejected(c.call(world.dso, MARKET, "override", sid, [[first, 1, 3, 1_000]], "x"),
              "an override must lower the trade's quantity (0 voids it)")
     assert ok(c.call(world.dso, MARKET, "override", sid, trades, "line:3 overloaded")) == 2
-    expected = [[0, 1, 2, 3_000, 525_000, 525_000], [0, 1, 3, 0, 0, 0], [1, 1, 2, 2_000, 300_000, 300_000]]
+    expected = [[0, 1, 2, 3_000, 450_000, 450_000], [0, 1, 3, 0, 0, 0], [1, 1, 2, 2_000, 400_000, 400_000]]
     assert c.rows(sid, "results") == expected == apply_override(rows, first, trades)
     assert [(o["reason"], o["by"], len(o["changes"])) for o in c.query(MARKET, "overrides", sid)] == [
         ("line:3 overloaded", world.dso.address, 2)]
@@ -188,7 +188,7 @@ def test_red_override_voids_and_curtails_with_escrow_refunded_and_no_penalty(wor
     gained = {a: c.balance(a) - before[a] for a in before}
     # the aggregator's whole deposit comes back (no trade, no penalty); alice and bob trade
     # what is left; no imbalance because the devices followed the override
-    assert gained == {world.alice.address: -(525_000 + 300_000), world.bob.address: 525_000 + 300_000,
+    assert gained == {world.alice.address: -(450_000 + 400_000), world.bob.address: 450_000 + 400_000,
                       world.agg.address: 0, world.dso.address: 0}
     assert all(line[4] == 0 for line in c.rows(sid, "lines"))
     rejected(c.call(world.dso, MARKET, "override", sid, trades, "late"),
@@ -228,7 +228,7 @@ def test_a_curtailment_reduces_a_two_sided_position_towards_zero(world):
               (world.bob, Order("sell", "bob-pv", 150_000, 3_000, 100, (0,)))]
     c.trade_and_clear(sid, orders, world.bob)
     rows = c.rows(sid, "results")
-    assert rows == [[0, 1, 2, 2_000, 310_000, 310_000], [0, 3, 4, 1_000, 155_000, 155_000]]
+    assert rows == [[0, 1, 2, 2_000, 300_000, 300_000], [0, 3, 4, 1_000, 150_000, 150_000]]
     devices = {1: "alice-load", 2: "bob-battery", 3: "bob-battery", 4: "bob-pv"}
     assert positions(rows, devices, first)[(first, "bob-battery")] == -1_000
     too_much = build_report(c.session(sid), HASH, [("bus:R11", 1_110_000, 1_100_000, first)],
@@ -238,7 +238,7 @@ def test_a_curtailment_reduces_a_two_sided_position_towards_zero(world):
     report = build_report(c.session(sid), HASH, [("bus:R11", 1_110_000, 1_100_000, first)],
                           [(first, "bob-battery", 600)])
     assert ok(c.call(oracle(), MARKET, "attest", sid, report.to_value())) == 1
-    expected = [[0, 1, 2, 1_400, 217_000, 217_000], [0, 3, 4, 1_000, 155_000, 155_000]]
+    expected = [[0, 1, 2, 1_400, 210_000, 210_000], [0, 3, 4, 1_000, 150_000, 150_000]]
     assert c.rows(sid, "results") == expected == apply_curtailment(rows, devices, first, report.curtailment)
     assert positions(expected, devices, first)[(first, "bob-battery")] == -400
 
