@@ -3,8 +3,9 @@
 1. A testnet of the DSO's and the aggregators' validators and the DSO's grid oracle, each an
    OS process on 127.0.0.1 (``testnet/``), in ``<dir>``.
 2. The token issuer funds everyone; the registry authority admits the DSO, the meter data
-   manager, the aggregators and the scenario's prosumers; prosumers register their devices
-   (storage under its aggregator) and approve the market.
+   manager, the aggregators and the scenario's prosumers; the DSO publishes its grid (the
+   oracle's feeder model: feeders, buses, connection limits); prosumers register their
+   devices (storage under its aggregator) and approve the market.
 3. The scenario's energy sessions, in waves (sessions on different feeders together): the
    DSO opens them with the oracle as attestor; prosumers commit sealed orders derived from
    their profiles and reveal them; the DSO clears.  The oracle validates each cleared
@@ -24,7 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gridoracle.config import FlexPolicy
+from gridoracle.config import FlexPolicy, OracleHome
+from gridoracle.feeder import load_feeder
+from gridoracle.publication import grid_rows, publication_pages
 from market import meterdata, sources
 from market.attestation import positions
 from market.client import MarketClient, gas_for
@@ -46,6 +49,7 @@ ALLOWANCE = 10**15
 PHASES = {"commit": 12, "gate": 1, "reveal": 10, "settle": 3600}
 FLEXIBILITY = FlexPolicy(commit_secs=10, gate_secs=1, reveal_secs=10, settle_secs=3600)
 WAIT = 180.0
+METER_LEAD = 3 * 86400  # the day is played in minutes: meter data for the market day is accepted before it ends
 
 
 class DemoError(Exception):
@@ -87,7 +91,7 @@ class Demo:
         self.say(f"starting {s.validators} validators (DSO + {s.validators - 1} aggregators) and the grid oracle, "
                  f"each its own process on 127.0.0.1, in {self.directory}")
         self.net = Testnet(generate(self.directory, s.validators, flexibility=FLEXIBILITY, feeder=s.feeder,
-                                    forecast=s.forecast))
+                                    forecast=s.forecast, meter_lead=METER_LEAD))
         self.net.up(timeout=90)
         self.clients = [NodeClient(n.api_url, timeout=60) for n in self.net.layout.nodes]
         self.market = MarketClient(self.clients[0])
@@ -115,6 +119,7 @@ class Demo:
         self.send([(self.issuer, funding + admits)])
         self.say(f"funded and admitted {len(self.keys)} participants: the DSO, the meter data manager, "
                  f"{len(self.scenario.aggregators)} aggregators and {len(self.people)} prosumers")
+        self.publish_grid()
         jobs = [(self.keys[name], [self.call(TOKEN_NAME, "approve", self.market.address(sources.MARKET), ALLOWANCE)])
                 for name in ("dso", *self.scenario.aggregators)]
         for person in self.people:
@@ -128,6 +133,16 @@ class Demo:
         kinds = sorted({d.spec.type.replace("_", " ") for d in self.devices.values()})
         self.say(f"registered {len(self.devices)} devices ({', '.join(kinds)}) at the feeder's buses")
         self.run.balances_before = {name: self.balance(key.address) for name, key in self.keys.items()}
+
+    def publish_grid(self) -> None:
+        """The DSO publishes the oracle's feeder model, so that the registry checks every device."""
+        home = OracleHome(Path(self.net.layout.oracle))
+        config = home.load_config()
+        rows = grid_rows(load_feeder(home.resolve(config.feeder)), config)
+        self.send([(self.keys["dso"], [self.call(sources.GRID, "publish_buses", feeder, page)
+                                       for feeder, page in publication_pages(rows)])])
+        self.say(f"the DSO published its grid: {len(rows)} feeders, {sum(map(len, rows.values()))} buses "
+                 f"with their connection limits")
 
     def balance(self, address: str) -> int:
         return self.market.query(TOKEN_NAME, "balance_of", address)

@@ -35,7 +35,7 @@ from gridoracle.setup import ORACLE_FUNDS, ORACLE_NAME, create_oracle_home
 from market.ceremony import finalize
 from node.atomicfile import write_atomic
 from node.config import NodeHome
-from node.genesisdraft import add_validator, new_draft, set_issuer, set_oracle
+from node.genesisdraft import add_validator, new_draft, set_issuer, set_market, set_oracle
 from node.homesetup import NetworkSettings, create_home, identity, install_genesis
 from node.keys import KeyPair
 from node.keystore import Keystore, read_password
@@ -117,13 +117,14 @@ def node_names(count: int) -> list[str]:
 
 def generate(directory: Path, validators: int, chain_id: str = "flexledger-testnet",
              timeouts: dict | None = None, flexibility: FlexPolicy = TESTNET_FLEXIBILITY, feeder: str | None = None,
-             forecast: str | None = None) -> TestnetLayout:
+             forecast: str | None = None, meter_lead: int = 0) -> TestnetLayout:
     """The consortium walk of docs/genesis.md, automated for ``validators`` nodes on 127.0.0.1:
     each node home made with its own key (``node init``), the genesis drafted from their
     identities (``genesis add-validator``, ``set-issuer``, ``set-oracle``),
     finalized and installed in every home (``node install-genesis``); then the testnet's own
     settings (admin tokens, timeouts, a block every ``TESTNET_BLOCK_TIME``). The grid oracle's
-    feeder model: ``feeder``, a pandapower JSON file with its ``forecast``; None: CIGRE LV."""
+    feeder model: ``feeder``, a pandapower JSON file with its ``forecast``; None: CIGRE LV.
+    ``meter_lead``: the genesis ``MarketConfig.meter_lead`` (a testnet that plays a day in minutes)."""
     if validators < 1:
         raise ValueError("a testnet needs at least one validator")
     directory = Path(directory)
@@ -144,6 +145,8 @@ def generate(directory: Path, validators: int, chain_id: str = "flexledger-testn
                                 forecast=forecast)
     draft = set_issuer(draft, issuer.address, ISSUER_SUPPLY)
     draft = set_oracle(draft, ORACLE_NAME, oracle.public_key.hex(), ORACLE_FUNDS, oracle.address)
+    if meter_lead:
+        draft = set_market(draft, "meter_lead", meter_lead)
     genesis_file = directory / "genesis.json"
     finalize(draft).save(genesis_file)
     for entry in entries:
