@@ -119,7 +119,7 @@ def test_one_session_of_each_type_end_to_end(node):
     for sid in (1, 2, 3):
         assert f"session {sid} cleared: now delivery" in cli(node, "market", "clear", sid, "--key", "mdm")
     results = cli(node, "market", "results", 1)
-    assert "3000 Wh  1 trades  price 0.150000/kWh" in results   # midpoint of 0.2 and 0.1
+    assert "3000 Wh  1 trades  price 0.100000/kWh" in results   # the offer keeps 2000 Wh: the interval is [0.1, 0.1]
     assert "all selection of 1 offers: 4000 W awarded for 4000 W requested" in cli(node, "market", "results", 2)
     capacity = cli(node, "market", "results", 3)
     assert "6000 of 10000 W to 1 bids" in capacity and "3000 of 3000 W to 1 bids" in capacity
