@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-NOT_SHIPPED = shutil.ignore_patterns(".git", ".venv", ".testnet", "__pycache__", "*.egg-info", "build", "dist",
-                                     ".pytest_cache", ".hypothesis", "demo-report.*")
+# dot-directories (.git, .venv and other venvs, .testnet, caches) and build leftovers stay behind
+NOT_SHIPPED = shutil.ignore_patterns(".*", "__pycache__", "*.egg-info", "build", "dist", "demo-report.*")
 RUNTIME_FILES = sorted(
     [p.relative_to(REPO).as_posix() for p in (REPO / "market" / "contracts").glob("*.py")]
     + [p.relative_to(REPO).as_posix() for p in (REPO / "gridoracle" / "data").iterdir()]
