@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test fuzz bench soak clean
+.PHONY: demo test dist fuzz bench soak clean
 
 ifneq ($(PYTHON),)
 ifneq ($(shell $(PYTHON) -c 'import sys; print(sys.version_info[:2])' 2>/dev/null),$(shell $(PY) -c 'import sys; print(sys.version_info[:2])' 2>/dev/null))
@@ -32,6 +32,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/pytest -q
 
+# The release artefacts: sdist and wheel in dist/ (tests/test_release.py checks them).
+dist: $(STAMP)
+	$(PY) -m build --outdir dist
+
 # The fuzz targets of tests/fuzz with the same fixed (derandomized) inputs as in `make test`, and
 # more of them: FUZZ_EXAMPLES per target. Prints inputs tried per second for each target.
 FUZZ_EXAMPLES ?= 2000
@@ -53,4 +57,4 @@ soak: $(STAMP)
 	$(PY) -m testnet.faultrun --seconds 300 --seed 7
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info build dist
