@@ -26,10 +26,23 @@ $(STAMP): pyproject.toml tools/find_python.sh tools/check_build_deps.py
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
+# The second venv of the mixed-version tests (tests/test_mixed_versions.py): the newest other
+# supported Python found (tools/find_second_python.sh); with none, those tests skip, saying so.
+MIXED       := .venv-mixed
+MIXED_STAMP := $(MIXED)/.installed
+
+$(MIXED_STAMP): pyproject.toml tools/find_second_python.sh tools/check_build_deps.py | $(STAMP)
+	@second=$$(tools/find_second_python.sh $(PY)) || exit 0; \
+	  echo "second Python for the mixed-version tests: $$second" && \
+	  $$second -m venv --clear $(MIXED) && \
+	  $(MIXED)/bin/python -m pip install --quiet --upgrade pip && \
+	  $(MIXED)/bin/python tools/check_build_deps.py --install && \
+	  $(MIXED)/bin/python -m pip install --quiet -e '.[test]' && touch $@
+
 demo: $(STAMP)
 	$(PY) -m cli.main demo
 
-test: $(STAMP)
+test: $(STAMP) $(MIXED_STAMP)
 	$(VENV)/bin/pytest -q
 
 # The release artefacts: sdist and wheel in dist/ (tests/test_release.py checks them).
@@ -57,4 +70,4 @@ soak: $(STAMP)
 	$(PY) -m testnet.faultrun --seconds 300 --seed 7
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info build dist
+	rm -rf $(VENV) $(MIXED) .pytest_cache .hypothesis *.egg-info build dist

@@ -196,3 +196,29 @@ def test_when_apt_get_fails_it_updates_tries_again_and_then_names_the_packages(t
                                                     f"install -y g++ libleveldb-dev python{PY}-dev\n")
     assert done.stderr.endswith(f"  Debian/Ubuntu: apt-get install -y g++ libleveldb-dev python{PY}-dev\n"
                                 "Install them and run make again.\n")
+
+
+# -- the second Python of the mixed-version tests ------------------------------------------------
+def find_second_python(main: Path, path: str, pyenv_root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["/bin/sh", str(TOOLS / "find_second_python.sh"), str(main)],
+                          env={"PATH": path, "PYENV_ROOT": str(pyenv_root)}, capture_output=True, text=True)
+
+
+def test_the_second_python_is_the_newest_other_supported_version(tmp_path):
+    bin_dir = tmp_path / "bin"
+    main = fake_program(bin_dir, "python3.13", "echo 3.13")
+    fake_program(bin_dir, "python3.12", "exit 127")  # a pyenv shim of a version not selected
+    (tmp_path / "pyenv" / "versions" / "3.12.1").mkdir(parents=True)
+    pyenv_python = fake_program(tmp_path / "pyenv" / "versions" / "3.12.1" / "bin", "python3.12", "echo 3.12")
+    fake_program(bin_dir, "python3.11", "echo 3.11")
+    done = find_second_python(main, str(bin_dir), tmp_path / "pyenv")
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"{pyenv_python}\n", "")
+
+
+def test_without_a_second_python_it_says_the_mixed_version_tests_skip(tmp_path):
+    bin_dir = tmp_path / "bin"
+    main = fake_program(bin_dir, "python3.11", "echo 3.11")
+    done = find_second_python(main, str(bin_dir), tmp_path / "nowhere")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (f"no second supported Python (3.11 to 3.13 besides 3.11, on PATH or in {tmp_path}/nowhere/"
+                           f"versions): the mixed-version tests skip\n")
