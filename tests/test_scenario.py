@@ -16,7 +16,7 @@ def doc():
 def test_the_built_in_scenario_and_its_orders():
     scenario = load_scenario()
     people = cast(scenario)
-    assert len(people) == 42 and [s.name for s in scenario.sessions] == \
+    assert len(people) == 43 and [s.name for s in scenario.sessions] == \
         ["day-ahead R", "day-ahead C", "intraday R, EV depot"]
     orders = session_orders(scenario, people, scenario.sessions[0])
     assert orders == session_orders(scenario, people, scenario.sessions[0])  # seeded: the same every run
@@ -26,7 +26,7 @@ def test_the_built_in_scenario_and_its_orders():
     assert all(o.side == "sell" for o in ev if o.device == "r-ev-01-generation")
     assert not any(o.device.endswith("storage") for found in orders.values() for o in found)
     depot = session_orders(scenario, people, scenario.sessions[2])
-    assert depot["r-depot-01"][0].mtus == (0, 1, 2, 3) and set(depot) == {"r-depot-01", "r-supply-01"}
+    assert depot["r-depot-01"][0].mtus == (0, 1, 2, 3) and set(depot) == {"r-depot-01", "r-depot-02", "r-supply-01"}
 
 
 def changed(doc, path, value):
