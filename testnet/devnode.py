@@ -19,9 +19,10 @@ from node.client import ClientError, NodeClient
 DEV_PASSWORD = "dev-password"
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` now (a test's or testnet's loopback address)."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 

@@ -10,22 +10,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from node.client import ClientError, NodeClient
+from testnet.devnode import free_port
 from tests.oraclekit import wait_for
 
 PASSWORD = "consortium test password"
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def flexledger(*argv: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
